@@ -1,0 +1,1 @@
+"""Graph construction: Laplacians, video region graphs, edges. No nn.Module here."""

@@ -1,0 +1,1 @@
+"""MessagePassing layers: one per file."""

@@ -1,0 +1,1 @@
+"""Whole networks: I3D/C2D ResNets, region features, STRG."""
