@@ -1,0 +1,439 @@
+"""3D ResNets for video: I3D, C2D and non-local I3D.
+
+One configurable :class:`ResNet3D` and a few-line builder per variant, after the non-local paper
+(Wang, Girshick, Gupta & He, *Non-local Neural Networks*, CVPR 2018, Table 1) and PySlowFast's
+``I3D_8x8_R50`` / ``I3D_NLN_8x8_R50`` / ``C2D_8x8_R50`` configs:
+
+- stem: conv 5x7x7 (C2D: 1x7x7), stride (1, 2, 2), BN, ReLU, max-pool 1x3x3 stride (1, 2, 2);
+- a temporal max-pool 2x1x1, stride (2, 1, 1), after res2 (``layer1``);
+- temporal kernel sizes per residual block, ``I3D_TEMPORAL_KERNELS``:
+  res2 [3, 3, 3], res3 [3, 1, 3, 1], res4 [3, 1, 3, 1, 3, 1], res5 [1, 3, 1]. In a bottleneck the
+  temporal kernel goes into the first 1x1 conv (k x 1 x 1); in a :class:`BasicBlock3D` (R18), which
+  has no 1x1 conv, it goes into the first 3x3 conv (k x 3 x 3). C2D sets every temporal kernel to 1.
+  R18 takes the first blocks of each stage's R50 pattern: [3, 3], [3, 1], [3, 1], [1, 3];
+- non-local blocks after the 0-based blocks ``NONLOCAL_POSITIONS`` = res3 {1, 3} and res4 {1, 3, 5}
+  (every other block, 5 in all; PySlowFast ``NONLOCAL.LOCATION: [[[]], [[1, 3]], [[1, 3, 5]], [[]]]``).
+  For R18 the same rule gives res3 {1} and res4 {1}. The block is
+  :class:`stgcn.layers.non_local.NonLocalGraphConv` on its dense grid path, so there is one copy of
+  the non-local math in the package;
+- ``res5_stride`` sets the spatial stride of res5: 2 as in ResNet (224 -> 7x7), 1 in STRG (224 -> 14x14);
+- temporal padding is zeros, as in PySlowFast: frames within the receptive field of a clip border see
+  zeros. (This is why the "boring video" check in the tests compares interior frames.)
+
+Module names follow torchvision's ``ResNet`` (``conv1``, ``bn1``, ``layer1``..``layer4``,
+``downsample``, ``fc``) so :func:`stgcn.models.inflate.inflate_2d_weights` maps a torchvision state dict
+one to one. A non-local block lives inside the block it follows, as ``layerK.i.nonlocal_block``, so
+it does not shift the block indices.
+
+Nothing is downloaded: weights are loaded by the caller (see ``inflate_2d_weights``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+from stgcn.layers.non_local import NonLocalGraphConv
+
+I3D_TEMPORAL_KERNELS: tuple[tuple[int, ...], ...] = (
+    (3, 3, 3),
+    (3, 1, 3, 1),
+    (3, 1, 3, 1, 3, 1),
+    (1, 3, 1),
+)
+NONLOCAL_POSITIONS: tuple[tuple[int, ...], ...] = ((), (1, 3), (1, 3, 5), ())
+NO_NONLOCAL: tuple[tuple[int, ...], ...] = ((), (), (), ())
+
+
+def _conv3d(
+    in_channels: int, out_channels: int, kernel: tuple[int, int, int], spatial_stride: int = 1
+) -> nn.Conv3d:
+    """A bias-free Conv3d with "same" padding and stride (1, s, s)."""
+    return nn.Conv3d(
+        in_channels,
+        out_channels,
+        kernel_size=kernel,
+        stride=(1, spatial_stride, spatial_stride),
+        padding=tuple(k // 2 for k in kernel),
+        bias=False,
+    )
+
+
+class BasicBlock3D(nn.Module):
+    """ResNet basic block with a k x 3 x 3 first conv (k = ``temporal_kernel``), then 1 x 3 x 3.
+
+    Input [B, inplanes, T, H, W] -> output [B, planes, T, H/s, W/s] (s = ``stride``).
+    """
+
+    expansion = 1
+
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        temporal_kernel: int = 3,
+        downsample: nn.Module | None = None,
+        nonlocal_block: NonLocalGraphConv | None = None,
+    ) -> None:
+        super().__init__()
+        self.conv1 = _conv3d(inplanes, planes, (temporal_kernel, 3, 3), stride)
+        self.bn1 = nn.BatchNorm3d(planes)
+        self.conv2 = _conv3d(planes, planes, (1, 3, 3))
+        self.bn2 = nn.BatchNorm3d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+        self.nonlocal_block = nonlocal_block
+
+    def forward(self, x: Tensor) -> Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        out = self.relu(out + identity)
+        if self.nonlocal_block is not None:
+            out = self.nonlocal_block.forward_grid(out)
+        return out
+
+
+class Bottleneck3D(nn.Module):
+    """ResNet bottleneck (torchvision v1.5: stride on the 3x3) with a k x 1 x 1 first conv.
+
+    conv1 k x 1 x 1 -> conv2 1 x 3 x 3 (stride (1, s, s)) -> conv3 1 x 1 x 1, k = ``temporal_kernel``.
+    Input [B, inplanes, T, H, W] -> output [B, 4 * planes, T, H/s, W/s].
+    """
+
+    expansion = 4
+
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        temporal_kernel: int = 3,
+        downsample: nn.Module | None = None,
+        nonlocal_block: NonLocalGraphConv | None = None,
+    ) -> None:
+        super().__init__()
+        self.conv1 = _conv3d(inplanes, planes, (temporal_kernel, 1, 1))
+        self.bn1 = nn.BatchNorm3d(planes)
+        self.conv2 = _conv3d(planes, planes, (1, 3, 3), stride)
+        self.bn2 = nn.BatchNorm3d(planes)
+        self.conv3 = _conv3d(planes, planes * self.expansion, (1, 1, 1))
+        self.bn3 = nn.BatchNorm3d(planes * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+        self.nonlocal_block = nonlocal_block
+
+    def forward(self, x: Tensor) -> Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        out = self.relu(out + identity)
+        if self.nonlocal_block is not None:
+            out = self.nonlocal_block.forward_grid(out)
+        return out
+
+
+Block = type[BasicBlock3D] | type[Bottleneck3D]
+
+
+class ResNet3D(nn.Module):
+    """A 3D ResNet (I3D / C2D / NL-I3D), laid out like torchvision's ``ResNet``.
+
+    Args:
+        block: :class:`Bottleneck3D` (R50) or :class:`BasicBlock3D` (R18).
+        layers: blocks per stage, e.g. ``(3, 4, 6, 3)``.
+        temporal_kernels: one temporal kernel size per block of each stage (see module docstring).
+        stem_temporal_kernel: temporal size of the 7x7 stem conv (5 for I3D, 1 for C2D).
+        nonlocal_positions: per stage, the 0-based block indices followed by a non-local block.
+        res5_stride: spatial stride of res5 (``layer4``); 2 in ResNet, 1 in STRG.
+        width: channels of the stem (64 in ResNet); stage i has ``width * 2**i`` planes, so the
+            output has ``width * 8 * block.expansion`` channels. Small widths make test models.
+        num_classes: size of the linear classifier ``fc``; ``None`` gives ``fc = Identity`` and
+            :meth:`forward` returns the pooled feature.
+        dropout: dropout before ``fc`` (0.5 in the non-local paper).
+        temporal_pool: the 2x1x1 max-pool after res2.
+        nonlocal_mode, nonlocal_subsample: passed to ``NonLocalGraphConv`` (``mode``,
+            ``subsample`` = 1x2x2 max-pool on the phi/g side, as in the non-local paper).
+        zero_init_residual: zero the last BN scale of every block (Goyal et al.).
+
+    Shapes: clip [B, 3, T, H, W] -> :meth:`forward_features` [B, C, T/2, H/16 or H/32, ...]
+    -> :meth:`forward` [B, num_classes]. ``feature_stride`` and ``temporal_stride`` give the
+    strides of the feature map with respect to the input clip; ``out_channels`` is C.
+    """
+
+    graph_required = False
+
+    def __init__(
+        self,
+        block: Block,
+        layers: Sequence[int],
+        temporal_kernels: Sequence[Sequence[int]],
+        stem_temporal_kernel: int = 5,
+        nonlocal_positions: Sequence[Sequence[int]] = NO_NONLOCAL,
+        res5_stride: int = 2,
+        width: int = 64,
+        num_classes: int | None = 400,
+        dropout: float = 0.5,
+        temporal_pool: bool = True,
+        nonlocal_mode: str = "embedded_gaussian",
+        nonlocal_subsample: bool = True,
+        zero_init_residual: bool = False,
+    ) -> None:
+        super().__init__()
+        if len(layers) != 4 or len(temporal_kernels) != 4 or len(nonlocal_positions) != 4:
+            raise ValueError(
+                "ResNet3D: layers, temporal_kernels and nonlocal_positions need 4 stages"
+            )
+        for stage, (n, kernels, nl) in enumerate(
+            zip(layers, temporal_kernels, nonlocal_positions, strict=True)
+        ):
+            if len(kernels) != n:
+                raise ValueError(
+                    f"ResNet3D: stage res{stage + 2} has {n} blocks but {len(kernels)} temporal "
+                    f"kernels {tuple(kernels)}"
+                )
+            if any(not 0 <= i < n for i in nl):
+                raise ValueError(
+                    f"ResNet3D: non-local positions {tuple(nl)} out of range for res{stage + 2} "
+                    f"with {n} blocks"
+                )
+        if res5_stride not in (1, 2):
+            raise ValueError(f"ResNet3D: res5_stride must be 1 or 2, got {res5_stride}")
+
+        self.nonlocal_mode = nonlocal_mode
+        self.nonlocal_subsample = nonlocal_subsample
+        self.inplanes = width
+        self.conv1 = nn.Conv3d(
+            3,
+            width,
+            kernel_size=(stem_temporal_kernel, 7, 7),
+            stride=(1, 2, 2),
+            padding=(stem_temporal_kernel // 2, 3, 3),
+            bias=False,
+        )
+        self.bn1 = nn.BatchNorm3d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool3d(kernel_size=(1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
+        self.temporal_pool = (
+            nn.MaxPool3d(kernel_size=(2, 1, 1), stride=(2, 1, 1))
+            if temporal_pool
+            else nn.Identity()
+        )
+        strides = (1, 2, 2, res5_stride)
+        self.layer1, self.layer2, self.layer3, self.layer4 = (
+            self._make_layer(block, width * 2**i, n, strides[i], kernels, nl)
+            for i, (n, kernels, nl) in enumerate(
+                zip(layers, temporal_kernels, nonlocal_positions, strict=True)
+            )
+        )
+        self.out_channels = width * 8 * block.expansion
+        self.feature_stride = 16 * res5_stride
+        self.temporal_stride = 2 if temporal_pool else 1
+        self.avgpool = nn.AdaptiveAvgPool3d(1)
+        self.dropout = nn.Dropout(dropout)
+        self.fc: nn.Module = (
+            nn.Linear(self.out_channels, num_classes) if num_classes else nn.Identity()
+        )
+        self.num_classes = num_classes
+        self.reset_parameters(zero_init_residual)
+
+    def _make_layer(
+        self,
+        block: Block,
+        planes: int,
+        blocks: int,
+        stride: int,
+        temporal_kernels: Sequence[int],
+        nonlocal_positions: Sequence[int],
+    ) -> nn.Sequential:
+        downsample = None
+        if stride != 1 or self.inplanes != planes * block.expansion:
+            downsample = nn.Sequential(
+                _conv3d(self.inplanes, planes * block.expansion, (1, 1, 1), stride),
+                nn.BatchNorm3d(planes * block.expansion),
+            )
+        layers = []
+        for i in range(blocks):
+            nl = None
+            if i in nonlocal_positions:
+                nl = NonLocalGraphConv(
+                    planes * block.expansion,
+                    mode=self.nonlocal_mode,
+                    subsample=self.nonlocal_subsample,
+                )
+            layers.append(
+                block(
+                    self.inplanes,
+                    planes,
+                    stride=stride if i == 0 else 1,
+                    temporal_kernel=temporal_kernels[i],
+                    downsample=downsample if i == 0 else None,
+                    nonlocal_block=nl,
+                )
+            )
+            self.inplanes = planes * block.expansion
+        return nn.Sequential(*layers)
+
+    def reset_parameters(self, zero_init_residual: bool = False) -> None:
+        """He init (fan_out) for the residual convs, unit BN, as torchvision; non-local blocks
+        re-initialise themselves (their last BN scale starts at 0, so they start as identity)."""
+        for name, m in self.named_modules():
+            if ".nonlocal_block" in name:
+                continue
+            if isinstance(m, nn.Conv3d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm3d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+                m.reset_running_stats()
+            elif isinstance(m, nn.Linear):
+                m.reset_parameters()
+        for m in self.modules():
+            if isinstance(m, BasicBlock3D | Bottleneck3D) and m.nonlocal_block is not None:
+                m.nonlocal_block.reset_parameters()
+            if zero_init_residual and isinstance(m, Bottleneck3D):
+                nn.init.zeros_(m.bn3.weight)
+            elif zero_init_residual and isinstance(m, BasicBlock3D):
+                nn.init.zeros_(m.bn2.weight)
+
+    def forward_features(self, clip: Tensor) -> Tensor:
+        """Clip [B, 3, T, H, W] -> feature map [B, C, T', H', W'].
+
+        T' = T // ``temporal_stride``, H' = ceil(H / ``feature_stride``) for H divisible by 32.
+        """
+        if clip.dim() != 5 or clip.shape[1] != 3:
+            raise ValueError(f"ResNet3D: expected a clip [B, 3, T, H, W], got {tuple(clip.shape)}")
+        if clip.shape[2] < self.temporal_stride:
+            raise ValueError(
+                f"ResNet3D: a clip of {clip.shape[2]} frame(s) is shorter than the temporal "
+                f"stride {self.temporal_stride}"
+            )
+        x = self.maxpool(self.relu(self.bn1(self.conv1(clip))))
+        x = self.temporal_pool(self.layer1(x))
+        x = self.layer2(x)
+        x = self.layer3(x)
+        return self.layer4(x)
+
+    def pool(self, features: Tensor) -> Tensor:
+        """Feature map [B, C, T', H', W'] -> global average [B, C]."""
+        return self.avgpool(features).flatten(1)
+
+    def forward(self, clip: Tensor, graph: object | None = None) -> Tensor:
+        """Clip [B, 3, T, H, W] -> logits [B, num_classes] (pooled [B, C] if ``num_classes`` is
+        None). ``graph`` is accepted for the common model interface and ignored."""
+        return self.fc(self.dropout(self.pool(self.forward_features(clip))))
+
+
+def _r18_kernels(kernels: Sequence[Sequence[int]]) -> tuple[tuple[int, ...], ...]:
+    return tuple(tuple(k[:2]) for k in kernels)
+
+
+def _c2d_kernels(layers: Sequence[int]) -> tuple[tuple[int, ...], ...]:
+    return tuple((1,) * n for n in layers)
+
+
+R18_NONLOCAL_POSITIONS: tuple[tuple[int, ...], ...] = ((), (1,), (1,), ())
+
+
+def i3d_r50(num_classes: int | None = 400, **kwargs: object) -> ResNet3D:
+    """I3D ResNet-50 (3x1x1 inflation pattern of the non-local paper); ``kwargs`` go to ResNet3D."""
+    return ResNet3D(
+        Bottleneck3D,
+        (3, 4, 6, 3),
+        I3D_TEMPORAL_KERNELS,
+        5,
+        NO_NONLOCAL,
+        num_classes=num_classes,
+        **kwargs,
+    )
+
+
+def i3d_nl_r50(num_classes: int | None = 400, **kwargs: object) -> ResNet3D:
+    """I3D ResNet-50 with 5 non-local blocks (res3 {1, 3}, res4 {1, 3, 5})."""
+    return ResNet3D(
+        Bottleneck3D,
+        (3, 4, 6, 3),
+        I3D_TEMPORAL_KERNELS,
+        5,
+        NONLOCAL_POSITIONS,
+        num_classes=num_classes,
+        **kwargs,
+    )
+
+
+def c2d_r50(num_classes: int | None = 400, **kwargs: object) -> ResNet3D:
+    """C2D ResNet-50: every temporal kernel 1 (stem 1x7x7), temporal max-pool kept."""
+    layers = (3, 4, 6, 3)
+    return ResNet3D(
+        Bottleneck3D,
+        layers,
+        _c2d_kernels(layers),
+        1,
+        NO_NONLOCAL,
+        num_classes=num_classes,
+        **kwargs,
+    )
+
+
+def i3d_r18(num_classes: int | None = 400, **kwargs: object) -> ResNet3D:
+    """I3D ResNet-18: temporal kernels [3, 3], [3, 1], [3, 1], [1, 3] in the first 3x3 conv."""
+    return ResNet3D(
+        BasicBlock3D,
+        (2, 2, 2, 2),
+        _r18_kernels(I3D_TEMPORAL_KERNELS),
+        5,
+        NO_NONLOCAL,
+        num_classes=num_classes,
+        **kwargs,
+    )
+
+
+def i3d_nl_r18(num_classes: int | None = 400, **kwargs: object) -> ResNet3D:
+    """I3D ResNet-18 with non-local blocks after block 1 of res3 and of res4."""
+    return ResNet3D(
+        BasicBlock3D,
+        (2, 2, 2, 2),
+        _r18_kernels(I3D_TEMPORAL_KERNELS),
+        5,
+        R18_NONLOCAL_POSITIONS,
+        num_classes=num_classes,
+        **kwargs,
+    )
+
+
+def c2d_r18(num_classes: int | None = 400, **kwargs: object) -> ResNet3D:
+    """C2D ResNet-18: every temporal kernel 1 (stem 1x7x7)."""
+    layers = (2, 2, 2, 2)
+    return ResNet3D(
+        BasicBlock3D,
+        layers,
+        _c2d_kernels(layers),
+        1,
+        NO_NONLOCAL,
+        num_classes=num_classes,
+        **kwargs,
+    )
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of learnable parameters (weights, biases, BN affine; not BN running stats)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+__all__ = [
+    "BasicBlock3D",
+    "Bottleneck3D",
+    "ResNet3D",
+    "I3D_TEMPORAL_KERNELS",
+    "NONLOCAL_POSITIONS",
+    "c2d_r18",
+    "c2d_r50",
+    "count_parameters",
+    "i3d_nl_r18",
+    "i3d_nl_r50",
+    "i3d_r18",
+    "i3d_r50",
+]

@@ -1,0 +1,207 @@
+"""ResNet3D: layout, shapes, parameter counts, inflation and the "boring video" fixed point."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+from stgcn.models.inflate import inflate_2d_weights, inflate_kernel
+from stgcn.models.resnet3d import (
+    I3D_TEMPORAL_KERNELS,
+    BasicBlock3D,
+    Bottleneck3D,
+    ResNet3D,
+    c2d_r18,
+    c2d_r50,
+    count_parameters,
+    i3d_nl_r18,
+    i3d_nl_r50,
+    i3d_r18,
+    i3d_r50,
+)
+
+META = torch.device("meta")
+
+
+def _randomise_bn(model: nn.Module, seed: int = 0) -> None:
+    """Give every BN non-trivial statistics and affine parameters, so copying them is tested."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                n = m.num_features
+                m.running_mean.copy_(0.1 * torch.randn(n, generator=g))
+                m.running_var.copy_(0.5 + torch.rand(n, generator=g))
+                m.weight.copy_(0.5 + torch.rand(n, generator=g))
+                m.bias.copy_(0.1 * torch.randn(n, generator=g))
+
+
+def _extra_temporal_params(model: ResNet3D) -> int:
+    """Weights a 3D conv has beyond its 2D counterpart: (kt - 1) * out * in * kh * kw."""
+    return sum(
+        (m.kernel_size[0] - 1) * m.weight[:, :, 0].numel()
+        for m in model.modules()
+        if isinstance(m, nn.Conv3d)
+    )
+
+
+def test_temporal_kernel_placement() -> None:
+    r50 = i3d_r50(num_classes=None, width=8)
+    got = [tuple(b.conv1.kernel_size) for layer in (r50.layer1, r50.layer2, r50.layer3, r50.layer4)
+           for b in layer]  # fmt: skip
+    want = [(k, 1, 1) for stage in I3D_TEMPORAL_KERNELS for k in stage]
+    assert got == want
+    assert all(b.conv2.kernel_size == (1, 3, 3) for b in r50.layer3)
+    assert r50.conv1.kernel_size == (5, 7, 7) and r50.conv1.stride == (1, 2, 2)
+
+    r18 = i3d_r18(num_classes=None, width=8)
+    got18 = [b.conv1.kernel_size[0] for layer in (r18.layer1, r18.layer2, r18.layer3, r18.layer4)
+             for b in layer]  # fmt: skip
+    assert got18 == [3, 3, 3, 1, 3, 1, 1, 3]
+    assert isinstance(r18.layer1[0], BasicBlock3D) and r18.layer1[0].conv1.kernel_size[1:] == (3, 3)
+
+    c2d = c2d_r50(num_classes=None, width=8)
+    assert all(m.kernel_size[0] == 1 for m in c2d.modules() if isinstance(m, nn.Conv3d))
+
+
+def test_parameter_counts_against_literature_and_torchvision() -> None:
+    """Count = every learnable parameter (conv weights, BN affine, fc weight + bias) of the
+    backbone and a 400-way Kinetics classifier; BN running statistics are buffers, not counted.
+    TSM (Lin et al., ICCV 2019), Table 2: I3D-R50 28.0M, NL I3D-R50 35.3M."""
+    with META:
+        i3d = i3d_r50(num_classes=400)
+        c2d = c2d_r50(num_classes=400)
+        r50_2d = torchvision.models.resnet50(num_classes=400)
+    assert count_parameters(c2d) == count_parameters(r50_2d)
+    assert count_parameters(i3d) == count_parameters(r50_2d) + _extra_temporal_params(i3d)
+    assert count_parameters(i3d) == pytest.approx(28.0e6, rel=0.005)
+
+
+def test_nonlocal_parameter_count() -> None:
+    with META:
+        nl = i3d_nl_r50(num_classes=400)
+        i3d = i3d_r50(num_classes=400)
+    positions = [name for name, m in nl.named_modules() if name.endswith("nonlocal_block")]
+    assert positions == [f"layer2.{i}.nonlocal_block" for i in (1, 3)] + [
+        f"layer3.{i}.nonlocal_block" for i in (1, 3, 5)
+    ]
+    assert count_parameters(nl) == pytest.approx(35.3e6, rel=0.005)
+    assert count_parameters(nl) > count_parameters(i3d)
+
+
+@pytest.mark.parametrize(
+    ("builder", "res5_stride", "channels"),
+    [
+        (i3d_r18, 2, 64),
+        (c2d_r18, 1, 64),
+        (i3d_r50, 1, 256),
+        (c2d_r50, 2, 256),
+    ],
+)
+def test_output_shapes_tiny(builder, res5_stride: int, channels: int) -> None:
+    torch.manual_seed(0)
+    model = builder(num_classes=5, width=8, res5_stride=res5_stride).eval()
+    clip = torch.randn(2, 3, 8, 32, 32)
+    feats = model.forward_features(clip)
+    side = 2 if res5_stride == 1 else 1
+    assert feats.shape == (2, channels, 4, side, side)
+    assert model.out_channels == channels and model.feature_stride == 32 // side
+    assert model(clip).shape == (2, 5)
+    assert model(clip, None).shape == (2, 5)
+
+
+def test_nonlocal_output_shapes_tiny() -> None:
+    torch.manual_seed(0)
+    for builder, channels in ((i3d_nl_r18, 64), (i3d_nl_r50, 256)):
+        model = builder(num_classes=5, width=8, res5_stride=1).eval()
+        clip = torch.randn(2, 3, 8, 32, 32)
+        assert model.forward_features(clip).shape == (2, channels, 4, 2, 2)
+        assert model(clip).shape == (2, 5)
+
+
+@pytest.mark.parametrize(("res5_stride", "side"), [(2, 7), (1, 14)])
+def test_paper_config_shapes_on_meta(res5_stride: int, side: int) -> None:
+    with META:
+        model = i3d_r50(num_classes=400, res5_stride=res5_stride)
+        feats = model.forward_features(torch.empty(1, 3, 32, 224, 224))
+    assert feats.shape == (1, 2048, 16, side, side)
+
+
+def test_bad_input_raises() -> None:
+    model = i3d_r18(num_classes=3, width=8)
+    with pytest.raises(ValueError, match=r"\[B, 3, T, H, W\]"):
+        model(torch.randn(3, 8, 32, 32))
+    with pytest.raises(ValueError, match="temporal kernels"):
+        ResNet3D(Bottleneck3D, (3, 4, 6, 3), ((3,), (3,), (3,), (3,)))
+    with pytest.raises(ValueError, match="non-local positions"):
+        ResNet3D(BasicBlock3D, (2, 2, 2, 2), ((1, 1),) * 4, nonlocal_positions=((), (2,), (), ()))
+    with pytest.raises(ValueError, match="res5_stride"):
+        i3d_r18(res5_stride=4)
+
+
+def test_inflate_kernel_sums_back() -> None:
+    w = torch.randn(4, 3, 7, 7)
+    w3 = inflate_kernel(w, 5)
+    assert w3.shape == (4, 3, 5, 7, 7)
+    torch.testing.assert_close(w3.sum(2), w)
+
+
+def test_inflation_report_and_errors() -> None:
+    torch.manual_seed(0)
+    sd = torchvision.models.resnet18().state_dict()
+    model = i3d_r18(num_classes=400)
+    report = inflate_2d_weights(model, sd)
+    assert report.skipped == ["fc.weight", "fc.bias"]
+    assert report.missing == [] and report.unexpected == []
+    assert len(report.loaded) == len(model.state_dict()) - 2
+    torch.testing.assert_close(model.layer1[0].conv1.weight.sum(2), sd["layer1.0.conv1.weight"])
+    torch.testing.assert_close(model.layer4[0].conv1.weight[:, :, 0], sd["layer4.0.conv1.weight"])
+    torch.testing.assert_close(model.layer2[0].downsample[1].running_var, sd["layer2.0.downsample.1.running_var"])  # fmt: skip
+
+    with pytest.raises(ValueError, match="conv1.weight"):
+        inflate_2d_weights(i3d_r18(num_classes=400, width=32), sd)
+
+
+def _boring_video_check(builder, interior: slice, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+    torch.manual_seed(0)
+    net2d = torchvision.models.resnet18(num_classes=10)
+    _randomise_bn(net2d)
+    net2d.eval()
+    net3d = builder(num_classes=10, res5_stride=2, dropout=0.0)
+    report = inflate_2d_weights(net3d, net2d.state_dict())
+    assert not report.missing and not report.skipped and not report.unexpected
+    net3d.eval()
+
+    image = torch.randn(1, 3, 64, 64)
+    clip = image.unsqueeze(2).expand(-1, -1, frames, -1, -1).contiguous()
+    with torch.no_grad():
+        body2d = nn.Sequential(*list(net2d.children())[:-2])
+        feats2d = body2d(image)  # [1, 512, 2, 2]
+        feats3d = net3d.forward_features(clip)  # [1, 512, T', 2, 2]
+        for t in range(interior.start, interior.stop):
+            torch.testing.assert_close(feats3d[:, :, t], feats2d, rtol=1e-4, atol=1e-4)
+        pooled3d = net3d.pool(feats3d[:, :, interior])
+        torch.testing.assert_close(pooled3d, torch.flatten(net2d.avgpool(feats2d), 1), rtol=1e-4, atol=1e-4)  # fmt: skip
+        torch.testing.assert_close(net3d.fc(pooled3d), net2d(image), rtol=1e-4, atol=1e-4)
+    return feats3d, feats2d
+
+
+def test_boring_video_fixed_point_i3d() -> None:
+    """One image repeated over T frames through the inflated I3D-R18 equals the 2D ResNet-18.
+
+    Temporal padding is zeros (PySlowFast), so only feature frames whose receptive field lies
+    inside the clip are fixed points. Receptive radius of feature step u in input frames:
+    stem 2 + res2 (2 blocks of k=3) 2 before the 2x pool, then res3..res5 one k=3 block each,
+    3 pooled steps = 6 input frames: u sees input frames [2u - 10, 2u + 11]. With T = 24 (T' = 12)
+    the interior steps are u = 5, 6.
+    """
+    feats3d, feats2d = _boring_video_check(i3d_r18, slice(5, 7), 24)
+    # the border steps do see the zero padding: the fixed point is really only interior
+    assert not torch.allclose(feats3d[:, :, 0], feats2d, atol=1e-3)
+
+
+def test_boring_video_fixed_point_c2d_every_frame() -> None:
+    """C2D has no temporal kernels: every feature frame equals the 2D ResNet's features."""
+    _boring_video_check(c2d_r18, slice(0, 2), 4)
