@@ -159,6 +159,10 @@ def eigs(
         if k is not None:
             sl = slice(0, k) if which == "smallest" else slice(n - k, n)
             values, vectors = values[sl], vectors[:, sl]
+    elif a.count_nonzero() == 0:
+        # ARPACK cannot start on the zero operator (a graph without edges): every vector is an
+        # eigenvector of 0.
+        values, vectors = np.zeros(k), np.eye(n, k)
     else:
         if which == "smallest":
             # Below the spectrum of a PSD matrix by a margin relative to its scale.
