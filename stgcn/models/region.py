@@ -1,0 +1,196 @@
+"""Region features: one node vector per object box per feature frame, read with RoIAlign.
+
+STRG (Wang & Gupta, *Videos as Space-Time Region Graphs*, ECCV 2018, Sec. 4.1): a 1x1x1 conv
+reduces the backbone map (2048 -> 512 channels), RoIAlign reads a 7x7 patch per box on its feature
+frame, and a max-pool over the patch gives the node's d-dim vector.
+
+Projection rules (input clip [B, 3, T, H, W], feature map [B, C, T', H', W']):
+
+- time: the temporal stride is ``s = T / T'`` (2 for I3D/C2D here; T must be a multiple of T').
+  Feature step t takes the boxes of input frame ``s * t``; boxes on the other input frames are
+  dropped (they fall inside the same feature step, and the paper samples one box set per feature
+  frame). A box on input frame f therefore becomes a node on feature frame f // s iff f % s == 0;
+- space: boxes stay in input-frame pixels; ``roi_align`` maps them with
+  ``spatial_scale = 1 / feature_stride`` (1/16 with res5 stride 1 at 224 -> 14x14, 1/32 with
+  stride 2) and ``aligned=True`` (the half-pixel correction of Detectron2's ROIAlignV2): the
+  feature cell (i, j) covers pixels [s*j, s*(j+1)) x [s*i, s*(i+1)).
+
+All boxes of the batch go through one ``roi_align`` call on the map reshaped to [B*T', C, H', W'],
+roi index ``b * T' + t``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Batch, Data
+from torchvision.ops import roi_align
+
+from stgcn.graphs.video_graph import VideoGraph
+
+_CARRIED = ("score", "category", "track")
+
+
+def feature_frames(
+    frame: Tensor, num_frames: int, num_feature_frames: int
+) -> tuple[Tensor, Tensor]:
+    """Project input-frame indices onto feature steps.
+
+    Args:
+        frame: ``[N]`` long, input-frame index of each box (0..T-1).
+        num_frames: T, frames of the input clip.
+        num_feature_frames: T', frames of the feature map; T must be a multiple of T'.
+
+    Returns:
+        ``(keep [N] bool, feature_frame [N] long)``: ``keep`` marks the boxes on input frames
+        ``s * t`` (s = T / T'), ``feature_frame = frame // s``.
+    """
+    if num_feature_frames < 1 or num_frames % num_feature_frames:
+        raise ValueError(
+            f"feature_frames: clip length T={num_frames} is not a multiple of the feature length "
+            f"T'={num_feature_frames}"
+        )
+    if frame.numel() and (int(frame.min()) < 0 or int(frame.max()) >= num_frames):
+        raise ValueError(
+            f"feature_frames: box frame indices must lie in 0..{num_frames - 1} (the clip has "
+            f"T={num_frames} frames), got min {int(frame.min())}, max {int(frame.max())}"
+        )
+    stride = num_frames // num_feature_frames
+    return frame % stride == 0, torch.div(frame, stride, rounding_mode="floor")
+
+
+def roi_features(
+    features: Tensor,
+    box: Tensor,
+    feature_frame: Tensor,
+    batch: Tensor,
+    spatial_scale: float,
+    output_size: int = 7,
+) -> Tensor:
+    """RoIAlign + max-pool of every box on its own feature frame, in one ``roi_align`` call.
+
+    Args:
+        features: ``[B, C, T', H', W']`` feature map.
+        box: ``[N, 4]`` ``(x1, y1, x2, y2)`` in input pixels.
+        feature_frame: ``[N]`` long feature step of each box (0..T'-1).
+        batch: ``[N]`` long video index of each box (0..B-1).
+        spatial_scale: ``1 / feature_stride``.
+        output_size: RoIAlign grid (7 in STRG) before the max-pool.
+
+    Returns:
+        ``[N, C]`` node features.
+    """
+    b, c, t, h, w = features.shape
+    maps = features.transpose(1, 2).reshape(b * t, c, h, w)
+    index = (batch * t + feature_frame).to(box.dtype)
+    rois = torch.cat([index[:, None], box], dim=1)
+    patches = roi_align(
+        maps, rois, output_size, spatial_scale=spatial_scale, sampling_ratio=-1, aligned=True
+    )
+    return patches.amax(dim=(2, 3))
+
+
+class RegionFeatures(nn.Module):
+    r"""Node features for a batch of region graphs, from a backbone feature map.
+
+    .. math::
+        \mathbf{x}_n = \max_{7 \times 7}\,\mathrm{RoIAlign}\big(W * F_{b_n, :, t_n},\;
+            \mathrm{box}_n\big) \in \mathbb{R}^{d}
+
+    with :math:`W` the 1x1x1 reduction conv (``in_channels`` -> ``out_channels``).
+
+    Args:
+        in_channels: channels of the backbone map (2048 for R50).
+        out_channels: node size d after the 1x1x1 conv (512 in STRG); ``None`` keeps
+            ``in_channels`` and has no conv.
+        feature_stride: spatial stride of the feature map w.r.t. the input (16 with res5
+            stride 1); ``spatial_scale = 1 / feature_stride``.
+        output_size: RoIAlign grid before the max-pool.
+
+    Shapes: ``forward(features [B, C, T', H', W'], graph, num_frames=T)`` -> a
+    ``VideoGraphBatch`` with ``x`` [K, d], ``box`` [K, 4] (input pixels), ``frame`` [K] (feature
+    steps 0..T'-1), ``batch`` [K], ``num_frames`` [B] = T', and ``score``/``category``/``track``
+    carried over when the input graph has them. K <= N (see the module docstring for which boxes
+    are kept). ``to_data_list()`` works on the result.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 2048,
+        out_channels: int | None = 512,
+        feature_stride: int = 16,
+        output_size: int = 7,
+    ) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels or in_channels
+        self.feature_stride = feature_stride
+        self.output_size = output_size
+        self.reduce = (
+            nn.Conv3d(in_channels, out_channels, kernel_size=1) if out_channels else nn.Identity()
+        )
+
+    def forward(self, features: Tensor, graph: Data, num_frames: int) -> Batch:
+        """See the class docstring. ``graph``: a ``Batch`` of ``VideoGraph`` skeletons (or one
+        ``VideoGraph`` when B = 1) with ``box`` in input pixels and ``frame`` in 0..T-1."""
+        if features.dim() != 5 or features.size(1) != self.in_channels:
+            raise ValueError(
+                f"RegionFeatures: features must be [B, {self.in_channels}, T', H', W'], "
+                f"got {list(features.shape)}"
+            )
+        num_videos, t_feat = features.size(0), features.size(2)
+        box, frame = graph.box, graph.frame
+        if box is None or frame is None:
+            raise ValueError("RegionFeatures: the graph needs box [N, 4] and frame [N]")
+        batch = graph.batch if isinstance(graph, Batch) else None
+        graphs_given = graph.num_graphs if isinstance(graph, Batch) else 1
+        if graphs_given != num_videos:
+            raise ValueError(
+                f"RegionFeatures: the graph holds {graphs_given} video(s) but the clip batch has "
+                f"{num_videos}"
+            )
+        if batch is None:
+            batch = frame.new_zeros(frame.shape)
+        declared = graph.get("num_frames")
+        if declared is not None:
+            declared = torch.as_tensor(declared).reshape(-1)
+            if bool((declared != num_frames).any()):
+                raise ValueError(
+                    f"RegionFeatures: graph num_frames {declared.tolist()} does not match the "
+                    f"clip length T={num_frames}"
+                )
+        keep, frame_feat = feature_frames(frame, num_frames, t_feat)
+        keep_idx = keep.nonzero().flatten()
+        batch = batch[keep_idx]
+        frame_feat = frame_feat[keep_idx]
+        box = box[keep_idx].to(features.dtype)
+        x = roi_features(
+            self.reduce(features), box, frame_feat, batch, 1.0 / self.feature_stride,
+            self.output_size,
+        )  # fmt: skip
+        carried = {k: graph[k][keep_idx] for k in _CARRIED if isinstance(graph.get(k), Tensor)}
+        return node_batch(num_videos, batch, t_feat, x=x, box=box, frame=frame_feat, **carried)
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, "
+            f"feature_stride={self.feature_stride}, output_size={self.output_size})"
+        )
+
+
+def node_batch(num_videos: int, batch: Tensor, num_frames: int, **node_attrs: Tensor) -> Batch:
+    """A ``VideoGraphBatch`` from flat node tensors (``batch`` [K] sorted, 0..num_videos-1),
+    as ``Batch.from_data_list`` would build it, without splitting into per-video graphs.
+    ``num_frames`` is stored per video. The slice bookkeeping is filled so that
+    ``to_data_list()`` / ``get_example()`` work; videos without nodes keep their place."""
+    counts = torch.bincount(batch, minlength=num_videos)
+    ptr = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+    out = Batch(_base_cls=VideoGraph, **node_attrs)
+    out.batch = batch
+    out.ptr = ptr
+    out.num_frames = torch.full((num_videos,), num_frames, dtype=torch.long)
+    out._num_graphs = num_videos
+    per_video = torch.arange(num_videos + 1)
+    out._slice_dict = {**{k: ptr for k in node_attrs}, "num_frames": per_video}
+    out._inc_dict = {k: torch.zeros(num_videos, dtype=torch.long) for k in out._slice_dict}
+    return out
