@@ -1,0 +1,170 @@
+"""The loop on stand-ins: learning, exact resume after SIGKILL, DDP == one process, evaluation."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from engine_toys import ToyNet, ToyVideos, toy_collate
+
+from stgcn.engine import OptimConfig, TrainConfig, evaluate, fit, load_checkpoint, write_predictions
+
+REPO = Path(__file__).resolve().parents[2]
+RUN = Path(__file__).resolve().parent / "toy_run.py"
+ENV = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+
+
+def _fit(tmp: Path | None = None, **kw) -> tuple[ToyNet, object]:
+    torch.manual_seed(0)
+    model = ToyNet(bn=True)
+    train = ToyVideos(32, seed=1)
+    val = ToyVideos(10, views=2, augment=False, seed=1)
+    cfg = TrainConfig(
+        epochs=3, batch_size=8, seed=2, progress=False, out_dir=tmp and str(tmp), **kw
+    )
+    res = fit(model, train, val, cfg, OptimConfig(lr=0.05), collate_fn=toy_collate)
+    return model, res
+
+
+def test_fit_learns_and_checkpoints(tmp_path: Path) -> None:
+    model, res = _fit(tmp_path)
+    assert [h["epoch"] for h in res.history] == [0, 1, 2]
+    assert res.history[-1]["train_loss"] < res.history[0]["train_loss"]
+    assert res.eval.report["num_videos"] == 10  # 20 items, 2 views each
+    ck = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert ck["epoch"] == 3 and ck["step_in_epoch"] == 0 and ck["finished"]
+    for k, v in model.state_dict().items():
+        assert torch.equal(ck["model"][k], v)
+
+
+def test_workers_do_not_change_the_run() -> None:
+    _, a = _fit()
+    _, b = _fit(workers=2)
+    for ha, hb in zip(a.history, b.history, strict=True):
+        assert ha["train_loss"] == pytest.approx(hb["train_loss"], abs=1e-6)
+    assert torch.allclose(a.eval.probs, b.eval.probs, atol=1e-6)
+
+
+def test_evaluate_averages_views_and_writes_predictions(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = ToyNet().eval()
+    data = ToyVideos(6, views=3, augment=False)
+    res = evaluate(model, data, batch_size=4, collate_fn=toy_collate)
+    with torch.no_grad():
+        batch = toy_collate([data[i] for i in range(len(data))])
+        probs = model(batch.clip, batch.graph).softmax(1).view(6, 3, -1).mean(1)
+    assert res.video_ids == [f"vid{v:04d}" for v in range(6)]
+    assert torch.allclose(res.probs, probs, atol=1e-6)
+    assert res.report["top1"] == pytest.approx(
+        100.0 * (probs.argmax(1) == data.labels).float().mean().item()
+    )
+    lines = write_predictions(res, tmp_path / "pred.csv").read_text().splitlines()
+    assert lines[0].startswith("video_id,label,pred") and len(lines) == 7
+
+
+def test_resume_refuses_a_different_batch_size(tmp_path: Path) -> None:
+    _fit(tmp_path)
+    with pytest.raises(ValueError, match="batch_size"):
+        fit(
+            ToyNet(bn=True),
+            ToyVideos(32, seed=1),
+            None,
+            TrainConfig(epochs=4, batch_size=4, progress=False),
+            OptimConfig(),
+            collate_fn=toy_collate,
+            resume=tmp_path / "checkpoint.pt",
+        )
+
+
+def _result(out: Path) -> dict:
+    return torch.load(out / "result.pt", weights_only=False)
+
+
+def _assert_same_run(a: dict, b: dict, atol: float) -> None:
+    assert len(a["history"]) == len(b["history"])
+    for ha, hb in zip(a["history"], b["history"], strict=True):
+        for key in ("train_loss", "train_top1", "val_loss", "val_top1", "val_top5"):
+            assert ha[key] == pytest.approx(hb[key], abs=atol), (key, ha["epoch"])
+    assert a["report"]["top1"] == pytest.approx(b["report"]["top1"], abs=atol)
+    assert a["video_ids"] == b["video_ids"]
+    assert torch.allclose(a["probs"], b["probs"], atol=atol)
+    for k, v in a["state"].items():
+        assert torch.allclose(v.float(), b["state"][k].float(), atol=atol), k
+
+
+def test_resume_after_sigkill_mid_epoch_is_exact(tmp_path: Path) -> None:
+    """BatchNorm, dropout and python/numpy/torch augmentation all on; 6 steps/epoch, kill in epoch 2."""
+    common = ["--epochs", "4", "--checkpoint-every", "2", "--bn"]
+    ref, cut = tmp_path / "ref", tmp_path / "cut"
+    subprocess.run([sys.executable, str(RUN), "--out", str(ref), *common], env=ENV, check=True)
+
+    proc = subprocess.Popen(
+        [sys.executable, str(RUN), "--out", str(cut), "--sleep", "0.01", *common], env=ENV
+    )
+    ckpt = cut / "checkpoint.pt"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, "the run finished before a mid-epoch checkpoint was seen"
+            assert time.monotonic() < deadline, "no mid-epoch checkpoint within 120 s"
+            if ckpt.exists():
+                state = load_checkpoint(ckpt)
+                if state["epoch"] >= 1 and state["step_in_epoch"] > 0:
+                    break
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    state = load_checkpoint(ckpt)
+    assert 0 < state["step_in_epoch"] < 6 and state["epoch"] < 4, "the kill did not land mid-epoch"
+    assert not (cut / "result.pt").exists()
+
+    subprocess.run(
+        [sys.executable, str(RUN), "--out", str(cut), "--resume", str(ckpt), *common],
+        env=ENV,
+        check=True,
+    )
+    _assert_same_run(_result(ref), _result(cut), atol=1e-6)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ddp_two_gloo_processes_match_one(tmp_path: Path) -> None:
+    """Same global batch (8 = 2 x 4). The toy has no BatchNorm and no dropout: per-process BN
+    statistics and per-process dropout masks would make the two runs differ by design. The 13 x 3
+    validation items do not split evenly, so the sampler's padding repeats must be dropped."""
+    common = ["--epochs", "2", "--dropout", "0", "--num-train", "40", "--checkpoint-every", "3"]
+    one, two = tmp_path / "one", tmp_path / "two"
+    subprocess.run([sys.executable, str(RUN), "--out", str(one), *common], env=ENV, check=True)
+    launch = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes",
+        "1",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(_free_port()),
+    ]
+    subprocess.run([*launch, str(RUN), "--out", str(two), *common], env=ENV, check=True)
+    a, b = _result(one), _result(two)
+    assert a["report"]["num_videos"] == b["report"]["num_videos"] == 13
+    _assert_same_run(a, b, atol=1e-5)
+    assert load_checkpoint(two / "checkpoint.pt")["world_size"] == 2
