@@ -1,0 +1,212 @@
+"""Video decoding with PyAV: only as far as the sampled frames need, with frame timestamps.
+
+Something-Something v2 videos are VP9 webm at 12 fps. Their Matroska header has no frame count, so
+the number of frames is estimated from the duration and the frame rate (``round(duration * fps)``)
+before decoding; the sampler picks indices in ``[0, n)`` and :meth:`VideoReader.read` decodes
+frames in order, with FFmpeg's frame and slice threads (``thread_type = "AUTO"``), and stops after
+the last index it needs. It does not seek: these videos are a few seconds long and one keyframe
+starts them, so a seek would land at frame 0 anyway.
+
+Each decoded frame keeps its presentation time ``pts * time_base`` (seconds from the stream's first
+frame); :func:`annotation_frames` maps those times to the frames of a 12-fps annotation
+(Something-Else boxes), so boxes follow the frames actually decoded whatever the video's rate.
+
+A stream that ends more than ``tolerance`` frames before the header's estimate, while a sampled
+frame lies beyond its end, is a truncated file and raises :class:`VideoDecodeError`; so does any
+FFmpeg error while opening or decoding. A truncation after the last sampled frame is not seen,
+because decoding stops there.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+try:
+    import av
+except ImportError as e:  # pragma: no cover - exercised only without the extra
+    raise ImportError("stgcn.data.video needs PyAV: pip install 'stgcn[video]'") from e
+
+
+class VideoDecodeError(RuntimeError):
+    """A video that cannot be opened or decoded (corrupt, truncated, no video stream)."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = str(path), reason
+
+
+class VideoReader:
+    """Open a video for sampled decoding.
+
+    Args:
+        path: the video file.
+        threads: FFmpeg decoding threads (0 = FFmpeg's choice).
+        tolerance: how many frames the stream may end short of the header's estimate before it
+            counts as truncated (durations are rounded in containers).
+
+    Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, path: str | Path, threads: int = 0, tolerance: int = 1) -> None:
+        self.path = Path(path)
+        self.tolerance = tolerance
+        if not self.path.is_file():
+            raise FileNotFoundError(f"{self.path}: video file not found")
+        try:
+            self._container = av.open(str(self.path))
+        except av.FFmpegError as e:
+            raise VideoDecodeError(self.path, f"cannot open: {e}") from e
+        if not self._container.streams.video:
+            self._container.close()
+            raise VideoDecodeError(self.path, "no video stream")
+        self._threads = threads
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_type = "AUTO"
+        self._stream.thread_count = threads
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        self.fps: float | None = float(rate) if rate else None
+        tb = self._stream.time_base
+        self._start = float(self._stream.start_time * tb) if self._stream.start_time else 0.0
+        self._kept: dict[int, av.VideoFrame] = {}  # decoded frames that a read asked for
+        self._times: list[float] = []  # times of every decoded frame
+        self._tail: av.VideoFrame | None = None  # the last frame decoded
+        self._decoder = None
+        self._ended = False
+        self.num_frames = self._estimate_num_frames()
+
+    def _estimate_num_frames(self) -> int | None:
+        s = self._stream
+        if s.frames:
+            return int(s.frames)
+        if s.duration is not None and s.time_base is not None:
+            duration = float(s.duration * s.time_base)
+        elif self._container.duration is not None:
+            duration = self._container.duration / av.time_base - self._start
+        else:
+            return None
+        return max(1, round(duration * self.fps)) if self.fps else None
+
+    @property
+    def decoded(self) -> int:
+        """How many frames have been decoded so far (decoding stops at the last needed frame)."""
+        return len(self._times)
+
+    @property
+    def height(self) -> int:
+        return self._stream.codec_context.height
+
+    @property
+    def width(self) -> int:
+        return self._stream.codec_context.width
+
+    def _decode_until(self, last: int, keep: set[int] | None) -> None:
+        """Decode in order until frame ``last`` is decoded or the stream ends, keeping the frames
+        in ``keep`` (all when None) as ``av.VideoFrame`` (converted to RGB only when read)."""
+        if self._decoder is None:
+            self._decoder = self._container.decode(self._stream)
+        try:
+            while len(self._times) <= last and not self._ended:
+                frame = next(self._decoder, None)
+                if frame is None:
+                    self._ended = True
+                    break
+                k = len(self._times)
+                t = frame.time
+                self._times.append(k / (self.fps or 1.0) if t is None else t - self._start)
+                if keep is None or k in keep:
+                    self._kept[k] = frame
+                self._tail = frame
+        except av.FFmpegError as e:
+            raise VideoDecodeError(
+                self.path, f"decoding failed after frame {len(self._times)}: {e}"
+            ) from e
+
+    def _restart(self) -> None:
+        self._container.close()
+        self._container = av.open(str(self.path))
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_type = "AUTO"
+        self._stream.thread_count = self._threads
+        self._decoder, self._ended = None, False
+        self._times, self._kept = [], {}
+
+    def count_frames(self) -> int:
+        """Decode the whole stream (its frames kept for :meth:`read`) and return its length."""
+        if self._times:
+            self._restart()
+        self._decode_until(sys.maxsize, keep=None)
+        if not self._times:
+            raise VideoDecodeError(self.path, "no frame could be decoded")
+        self.num_frames = len(self._times)
+        return self.num_frames
+
+    def read(self, indices: np.ndarray | Tensor) -> tuple[Tensor, np.ndarray]:
+        """Decode the frames ``indices`` (sorted or not, repeats allowed).
+
+        Returns:
+            frames ``[T, H, W, 3]`` uint8 and times ``[T]`` float64 (seconds from the first frame).
+        """
+        idx = np.asarray(indices, dtype=np.int64)
+        if idx.size == 0:
+            raise ValueError("no frame index to read")
+        if idx.min() < 0:
+            raise IndexError(f"{self.path}: negative frame index {idx.min()}")
+        wanted = set(idx.tolist())
+        if any(i < len(self._times) and i not in self._kept for i in wanted):
+            self._restart()  # an earlier read passed this frame without keeping it
+        last = int(idx.max())
+        self._decode_until(last, keep=wanted)
+        have = len(self._times)
+        if have == 0:
+            raise VideoDecodeError(self.path, "no frame could be decoded (corrupt or truncated)")
+        if last >= have:
+            expected = self.num_frames if self.num_frames is not None else last + 1
+            if expected - have > self.tolerance:
+                raise VideoDecodeError(
+                    self.path,
+                    f"truncated or corrupt: the header promises ~{expected} frames, "
+                    f"the stream ended after {have}",
+                )
+            # within tolerance: the header rounded up; take the last frame decoded
+            idx = np.minimum(idx, have - 1)
+            self._kept.setdefault(have - 1, self._tail)
+        unique, inverse = np.unique(idx, return_inverse=True)
+        rgb = np.stack([self._kept[i].to_ndarray(format="rgb24") for i in unique.tolist()])
+        frames = torch.from_numpy(rgb[inverse])
+        return frames, np.asarray(self._times, dtype=np.float64)[idx]
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"VideoReader({str(self.path)!r}, ~{self.num_frames} frames at {self.fps} fps)"
+
+
+def annotation_frames(
+    times: np.ndarray, fps: float = 12.0, num_annotated: int | None = None
+) -> np.ndarray:
+    """The annotation frame nearest each decoded frame time.
+
+    Args:
+        times: ``[T]`` seconds from the first frame (:meth:`VideoReader.read`).
+        fps: rate of the annotation (12 for Something-Else: list position k is time k / 12).
+        num_annotated: number of annotated frames; indices are clamped to ``[0, num_annotated)``,
+            the nearest annotated frame.
+
+    Returns:
+        ``[T]`` int64 annotation list positions.
+    """
+    a = np.rint(np.asarray(times, dtype=np.float64) * fps).astype(np.int64)
+    hi = None if num_annotated is None else max(num_annotated - 1, 0)
+    return np.clip(a, 0, hi)
