@@ -57,7 +57,9 @@ class TrainConfig:
     ``batch_size`` is the global batch (all processes together) and must be divisible by the
     world size. ``checkpoint_every`` > 0 also checkpoints every that many optimisation steps (on top
     of every epoch end). ``progress`` None shows a tqdm bar only on an interactive terminal outside
-    CI. ``eval_every`` evaluates every that many epochs (0: only after the last one).
+    CI. ``eval_every`` evaluates every that many epochs (0: only after the last one). Normalisation
+    layers whose parameters are all frozen (``requires_grad=False``) stay in eval mode while
+    training, so a frozen backbone keeps its BatchNorm statistics too.
     """
 
     epochs: int = 10
@@ -105,6 +107,17 @@ class FitResult:
 
 # ---------------------------------------------------------------------------------------------------
 # helpers
+
+
+def train_mode(model: nn.Module) -> None:
+    """``model.train()``, except that normalisation layers whose parameters are all frozen stay in
+    eval mode: a frozen backbone keeps its running statistics (the paper's second stage)."""
+    model.train()
+    for m in model.modules():
+        params = list(m.parameters(recurse=False))
+        if isinstance(m, nn.modules.batchnorm._NormBase) and params:
+            if not any(p.requires_grad for p in params):
+                m.eval()
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -204,6 +217,11 @@ def evaluate(
     for idx, batch in zip(
         index_batches, tqdm(loader, desc="eval", disable=not progress, leave=False), strict=True
     ):
+        skipped = {s.index for s in getattr(batch, "skipped", ())}
+        if skipped:  # items the dataset skipped (on_error="skip") are not in the batch
+            idx = [i for i in idx if i not in skipped]
+        if not idx:
+            continue
         with _autocast(dist.device, amp):
             logits = _forward(net, batch, dist.device)
         indices += idx
@@ -211,18 +229,25 @@ def evaluate(
         labels_all.append(batch.label.cpu())
         ids += list(batch.video_id)
     net.train(was_training)
-    shard = (indices, torch.cat(logits_all), torch.cat(labels_all), ids)
+    if logits_all:
+        shard = (indices, torch.cat(logits_all), torch.cat(labels_all), ids)
+    else:
+        shard = (indices, torch.zeros(0, 0), torch.zeros(0, dtype=torch.long), ids)
     seen: dict[int, int] = {}
     rows: list[Tensor] = []
     labels: list[Tensor] = []
     video_ids: list[str] = []
     for r_idx, r_logits, r_labels, r_ids in all_gather_objects(shard):
+        if not r_idx:
+            continue
         for j, i in enumerate(r_idx):
             if i not in seen:  # DistributedSampler pads the last shard with repeats
                 seen[i] = len(rows)
                 rows.append(r_logits[j])
                 labels.append(r_labels[j])
                 video_ids.append(r_ids[j])
+    if not seen:
+        raise ValueError("evaluation produced no predictions: every item was skipped")
     perm = sorted(seen)
     logits = torch.stack([rows[seen[i]] for i in perm])
     label_t = torch.stack([labels[seen[i]] for i in perm]).long()
@@ -314,7 +339,8 @@ def fit(
         )
 
     epoch, step_in_epoch, global_step = start_epoch, 0, 0
-    sums = torch.zeros(3, dtype=torch.float64)  # loss x count, correct, count of the current epoch
+    # loss x count, correct, count, skipped samples of the current epoch (this process's part)
+    sums = torch.zeros(4, dtype=torch.float64)
     history: list[dict] = []
     train_time = 0.0
     if resume is not None:
@@ -389,7 +415,7 @@ def fit(
         barrier()
 
     while epoch < cfg.epochs:
-        net.train()
+        train_mode(net)
         sampler.set_epoch(epoch, skip=step_in_epoch * local_bs)
         loader = _loader(train_set, sampler, local_bs, cfg.workers, collate_fn, True, device)
         bar = tqdm(
@@ -406,6 +432,18 @@ def fit(
             batch = next(data_iter)
             torch.manual_seed(derive_seed(cfg.seed, epoch, step, dist.rank))
             label = batch.label.to(device, non_blocking=True)
+            n = label.numel()
+            num_skipped = len(getattr(batch, "skipped", ()))
+            if n == 0:  # every item of this batch was skipped by the dataset (on_error="skip")
+                if dist.distributed:
+                    raise RuntimeError(
+                        f"epoch {epoch} step {step}: every sample of rank {dist.rank}'s batch was "
+                        "skipped; under DDP all processes must take part in each step"
+                    )
+                scheduler.step()
+                global_step += 1
+                sums[3] += num_skipped
+                continue
             with _autocast(device, cfg.amp):
                 logits = _forward(net, batch, device)
                 loss = F.cross_entropy(logits.float(), label, label_smoothing=cfg.label_smoothing)
@@ -422,9 +460,8 @@ def fit(
             scaler.update()
             scheduler.step()
             global_step += 1
-            n = label.numel()
             correct = topk_correct(logits.detach().float(), label, (1,))[1]
-            sums += torch.tensor([loss.item() * n, correct, n], dtype=torch.float64)
+            sums += torch.tensor([loss.item() * n, correct, n, num_skipped], dtype=torch.float64)
             elapsed = time.perf_counter() - tic
             result.train_time += elapsed
             tic = time.perf_counter()
@@ -450,6 +487,7 @@ def fit(
             "train_top1": float(100.0 * total[1] / total[2]),
             "lr": optimizer.param_groups[0]["lr"],
             "train_time": result.train_time,
+            "skipped": int(total[3]),
         }
         last = epoch + 1 == cfg.epochs
         if val_set is not None and (last or (cfg.eval_every and (epoch + 1) % cfg.eval_every == 0)):
@@ -471,13 +509,15 @@ def fit(
         history.append(entry)
         if dist.is_main:
             msg = ", ".join(f"{k} {v:.4g}" for k, v in entry.items() if isinstance(v, float))
+            if entry["skipped"]:
+                msg += f", skipped {entry['skipped']} samples"
             print(f"epoch {epoch + 1}/{cfg.epochs}: {msg}", file=sys.stderr, flush=True)
             if writer is not None:
                 for k, v in entry.items():
                     if k != "epoch" and isinstance(v, float) and math.isfinite(v):
                         writer.add_scalar(f"epoch/{k}", v, epoch + 1)
         epoch, step_in_epoch = epoch + 1, 0
-        sums = torch.zeros(3, dtype=torch.float64)
+        sums = torch.zeros(4, dtype=torch.float64)
         checkpoint(epoch, 0, sums)
 
     if result.eval is None and val_set is not None:  # resumed from a finished run, or epochs == 0

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import torch
@@ -168,3 +169,57 @@ def test_ddp_two_gloo_processes_match_one(tmp_path: Path) -> None:
     assert a["report"]["num_videos"] == b["report"]["num_videos"] == 13
     _assert_same_run(a, b, atol=1e-5)
     assert load_checkpoint(two / "checkpoint.pt")["world_size"] == 2
+
+
+def test_frozen_backbone_keeps_weights_and_bn_statistics() -> None:
+    torch.manual_seed(0)
+    model = ToyNet(bn=True)
+    model.conv.requires_grad_(False)
+    model.bn.requires_grad_(False)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    cfg = TrainConfig(epochs=1, batch_size=8, progress=False)
+    fit(model, ToyVideos(16, seed=1), None, cfg, OptimConfig(lr=0.1), collate_fn=toy_collate)
+    after = model.state_dict()
+    for k in ("conv.weight", "bn.weight", "bn.running_mean", "bn.running_var"):
+        assert torch.equal(before[k], after[k]), k
+    assert not torch.equal(before["fc.weight"], after["fc.weight"])
+
+
+class _Skipped(NamedTuple):  # like stgcn.data.ssv2.Skipped: the loop only reads .index
+    index: int
+    video_id: str
+    reason: str
+
+
+class _SkippingBatch(NamedTuple):
+    clip: torch.Tensor
+    label: torch.Tensor
+    graph: object
+    video_id: list
+    view: torch.Tensor
+    skipped: tuple = ()
+
+
+class _Skipping(ToyVideos):
+    def __getitem__(self, i: int):
+        return _Skipped(i, f"vid{i:04d}", "missing_video") if i % 5 == 0 else super().__getitem__(i)
+
+
+def _skipping_collate(items: list) -> _SkippingBatch:
+    batch = toy_collate([s for s in items if not isinstance(s, _Skipped)])
+    return _SkippingBatch(*batch, skipped=tuple(s for s in items if isinstance(s, _Skipped)))
+
+
+def test_skipped_samples_are_left_out_and_counted() -> None:
+    torch.manual_seed(0)
+    res = fit(
+        ToyNet(),
+        _Skipping(20, seed=1),
+        _Skipping(10, augment=False, seed=1),
+        TrainConfig(epochs=1, batch_size=4, progress=False),
+        OptimConfig(),
+        collate_fn=_skipping_collate,
+    )
+    assert res.history[0]["skipped"] == 4  # indices 0, 5, 10, 15
+    assert res.eval.report["num_videos"] == 8  # 10 videos, 0 and 5 skipped
+    assert "vid0005" not in res.eval.video_ids
