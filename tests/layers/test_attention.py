@@ -1,0 +1,91 @@
+"""The shared dense/sparse attention functions against the written-out sums."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch_geometric.utils import to_dense_batch
+
+from stgcn.layers.attention import (
+    complete_graph_attention,
+    dense_attention,
+    edge_attention_weights,
+)
+
+COMBOS = [(s, n) for s in ("dot", "concat") for n in ("softmax", "mean")]
+
+
+def explicit(q, k, v, score, normalize):
+    """y_i = sum_j f(q_i, k_j) v_j / C_i for one graph, as a double loop over pairs."""
+    out = torch.zeros(q.size(0), v.size(1), dtype=v.dtype)
+    for i in range(q.size(0)):
+        if score == "dot":
+            s = torch.stack([q[i] @ k[j] for j in range(k.size(0))])
+        else:
+            s = torch.stack([F.relu(q[i, 0] + k[j, 0]) for j in range(k.size(0))])
+        f = torch.exp(s) if normalize == "softmax" else s
+        c = f.sum() if normalize == "softmax" else k.size(0)
+        out[i] = (f[:, None] * v).sum(0) / c
+    return out
+
+
+def tensors(n, m, score, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    d = 3 if score == "dot" else 1
+    q = torch.randn(n, d, generator=gen, dtype=torch.float64)
+    k = torch.randn(m, d, generator=gen, dtype=torch.float64)
+    v = torch.randn(m, 2, generator=gen, dtype=torch.float64)
+    return q, k, v
+
+
+@pytest.mark.parametrize(("score", "normalize"), COMBOS)
+def test_dense_attention_rectangular(score, normalize):
+    q, k, v = tensors(4, 3, score)
+    out = dense_attention(q[None], k[None], v[None], None, score, normalize)[0]
+    torch.testing.assert_close(out, explicit(q, k, v, score, normalize))
+
+
+@pytest.mark.parametrize(("score", "normalize"), COMBOS)
+def test_complete_graph_attention_per_video_with_gradients(score, normalize):
+    batch = torch.tensor([1, 1, 1, 3, 4, 4])  # videos 0 and 2 are empty
+    q, k, v = (t.requires_grad_() for t in tensors(6, 6, score))
+    out = complete_graph_attention(q, k, v, batch, score, normalize)
+    for b in batch.unique():
+        s = batch == b
+        expected = explicit(q[s], k[s], v[s], score, normalize)
+        torch.testing.assert_close(out[s], expected)
+    out.sum().backward()
+    for t in (q, k, v):
+        assert torch.isfinite(t.grad).all()
+
+
+@pytest.mark.parametrize(("score", "normalize"), COMBOS)
+def test_padded_keys_are_ignored(score, normalize):
+    batch = torch.tensor([0, 0, 0, 1])
+    q, k, v = tensors(4, 4, score)
+    (dq, mask), (dk, _), (dv, _) = (to_dense_batch(t, batch) for t in (q, k, v))
+    dk[~mask] = 7.0  # padding that is not zero must still be ignored
+    dv[~mask] = 7.0
+    out = dense_attention(dq, dk, dv, mask, score, normalize)[mask]
+    torch.testing.assert_close(out, complete_graph_attention(q, k, v, batch, score, normalize))
+    torch.testing.assert_close(out[3:], explicit(q[3:], k[3:], v[3:], score, normalize))
+
+
+@pytest.mark.parametrize(("score", "normalize"), COMBOS)
+def test_edge_weights_match_dense_on_complete_graph(score, normalize):
+    q, k, v = tensors(5, 5, score)
+    dst, src = torch.ones(5, 5).nonzero().t()
+    w = edge_attention_weights(q[dst], k[src], dst, None, 5, score, normalize)
+    y = torch.zeros(5, 2, dtype=v.dtype).index_add_(0, dst, w[:, None] * v[src])
+    if normalize == "mean":
+        y = y / 5
+    torch.testing.assert_close(y, explicit(q, k, v, score, normalize))
+
+
+def test_bad_names_raise():
+    q = torch.randn(1, 2, 3)
+    with pytest.raises(ValueError, match="score must be one of"):
+        dense_attention(q, q, q, score="cosine")
+    with pytest.raises(ValueError, match="normalize must be one of"):
+        dense_attention(q, q, q, normalize="sum")
