@@ -1,0 +1,383 @@
+"""Tests for stgcn.data.synthetic: the official SSv2 + Something-Else layout, decoding, determinism,
+box placement, class balance and the time symmetry of the reversal pairs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stgcn.data import synthetic as S
+
+av = pytest.importorskip("av")
+
+SIZE = (64, 96)
+FRAMES = (12, 20)
+SPLITS = (0.5, 0.25, 0.25)
+NUM = 28  # two videos per class
+SEED = 3
+
+REQUIRED = (
+    "Pushing [something] from left to right",
+    "Pushing [something] from right to left",
+    "Moving [something] up",
+    "Moving [something] down",
+    "Moving [something] closer to [something]",
+    "Moving [something] away from [something]",
+    "Covering [something] with [something]",
+    "Uncovering [something]",
+    "Putting [something] next to [something]",
+    "Pretending to pick [something] up",
+    "Moving [something] and [something] closer to each other",
+)
+
+
+def _make(root: Path, num_videos: int = NUM, **kw) -> dict:
+    args = dict(seed=SEED, size=SIZE, frames=FRAMES, splits=SPLITS, workers=0) | kw
+    return S.generate(root, num_videos, **args)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("synthetic") / "ssv2"
+    _make(root)
+    return root
+
+
+def _load(root: Path) -> dict:
+    labels_dir = root / "labels"
+    out = {
+        "labels": json.loads((labels_dir / "something-something-v2-labels.json").read_text()),
+        "train": json.loads((labels_dir / "something-something-v2-train.json").read_text()),
+        "validation": json.loads(
+            (labels_dir / "something-something-v2-validation.json").read_text()
+        ),
+        "test": json.loads((labels_dir / "something-something-v2-test.json").read_text()),
+        "manifest": json.loads((root / "synthetic_manifest.json").read_text()),
+        "boxes": {},
+        "parts": [],
+    }
+    for k in range(1, 5):
+        part = json.loads((root / f"bounding_box_smthsmth_part{k}.json").read_text())
+        out["parts"].append(part)
+        out["boxes"].update(part)
+    return out
+
+
+def _templates(data: dict) -> dict[str, str]:
+    """video id -> template, for every split (the test split's from the manifest)."""
+    t = {e["id"]: e["template"] for s in ("train", "validation") for e in data[s]}
+    t.update(data["manifest"]["test_labels"])
+    return t
+
+
+def _decode(path: Path) -> tuple[np.ndarray, list, object]:
+    with av.open(str(path)) as c:
+        stream = c.streams.video[0]
+        frames = list(c.decode(stream))
+        return np.stack([f.to_ndarray(format="rgb24") for f in frames]), frames, stream
+
+
+# ------------------------------------------------------------------------------------ classes
+
+
+def test_classes_use_real_templates_with_groups_and_partners():
+    templates = {c.template for c in S.CLASSES}
+    assert set(REQUIRED) <= templates
+    assert len(S.CLASSES) >= 12 and len(templates) == len(S.CLASSES)
+    by = {c.template: c for c in S.CLASSES}
+    for c in S.CLASSES:
+        assert c.group in ("temporal_reversal", "relational", "other")
+        assert c.num_placeholders == c.template.count("[something]")
+        if c.group == "temporal_reversal":
+            assert by[c.partner].partner == c.template and by[c.partner].group == c.group
+        else:
+            assert c.partner is None
+    for rel in (
+        "Putting [something] next to [something]",
+        "Pretending to pick [something] up",
+        "Moving [something] and [something] closer to each other",
+    ):
+        assert by[rel].group == "relational"
+
+
+def test_label_index_is_alphabetical_over_bracket_free_templates():
+    labels = S.label_index()
+    names = sorted(labels, key=lambda n: int(labels[n]))
+    assert names == sorted(c.template.replace("[", "").replace("]", "") for c in S.CLASSES)
+    assert [labels[n] for n in names] == [str(i) for i in range(len(names))]
+
+
+# ------------------------------------------------------------------------------------ layout
+
+
+def test_label_files_have_the_official_schema(dataset: Path):
+    data = _load(dataset)
+    assert data["labels"] == S.label_index()
+    ids = []
+    for split in ("train", "validation"):
+        assert data[split], split
+        for e in data[split]:
+            assert set(e) == {"id", "label", "template", "placeholders"}
+            assert e["id"].isdigit()
+            key = e["template"].replace("[", "").replace("]", "")
+            assert key in data["labels"], e
+            assert len(e["placeholders"]) == e["template"].count("[something]")
+            filled = e["template"]
+            for p in e["placeholders"]:
+                filled = filled.replace("[something]", p, 1)
+            assert e["label"] == filled[0].lower() + filled[1:]
+            ids.append(e["id"])
+    assert all(set(e) == {"id"} for e in data["test"])
+    ids += [e["id"] for e in data["test"]]
+    assert len(ids) == len(set(ids)) == NUM
+    assert len(data["train"]) == 14 and len(data["validation"]) == 7 and len(data["test"]) == 7
+    videos = sorted(p.stem for p in (dataset / "20bn-something-something-v2").glob("*.webm"))
+    assert videos == sorted(ids)
+    readme = (dataset / "README.md").read_text()
+    assert S.GENERATOR_VERSION in readme and f"seed {SEED}" in readme
+    assert all(c.template in readme for c in S.CLASSES)
+    assert not (dataset / ".synthetic-in-progress").exists()
+
+
+def test_boxes_have_the_something_else_schema_for_every_frame(dataset: Path):
+    data = _load(dataset)
+    templates = _templates(data)
+    placeholders = {e["id"]: e["placeholders"] for s in ("train", "validation") for e in data[s]}
+    assert all(data["parts"]) and sum(len(p) for p in data["parts"]) == NUM
+    assert set(data["boxes"]) == set(templates)
+    h, w = SIZE
+    for vid, entries in data["boxes"].items():
+        n = len(entries)
+        assert FRAMES[0] <= n <= FRAMES[1]
+        seen = set()
+        for k, e in enumerate(entries):
+            assert set(e) == {"name", "labels", "gt_placeholders", "nr_instances"}
+            assert e["name"] == f"{vid}/{k + 1:04d}.jpg"
+            assert e["nr_instances"] == len(e["labels"])
+            if vid in placeholders:
+                assert e["gt_placeholders"] == placeholders[vid]
+            for lab in e["labels"]:
+                assert set(lab) == {"box2d", "category", "standard_category", "gt_annotation"}
+                b = lab["box2d"]
+                assert set(b) == {"x1", "y1", "x2", "y2"}
+                assert all(isinstance(v, float | int) for v in b.values())
+                assert 0 <= b["x1"] < b["x2"] <= w and 0 <= b["y1"] < b["y2"] <= h
+                pair = (lab["standard_category"], lab["gt_annotation"])
+                assert pair in {("hand", "object hand"), ("0000", "object 0"), ("0001", "object 1")}
+                if pair[0] == "hand":
+                    assert lab["category"] == "hand"
+                elif templates[vid] == "Uncovering [something]" and pair[0] == "0001":
+                    assert lab["category"] not in e["gt_placeholders"]  # the cover
+                else:
+                    assert lab["category"] == e["gt_placeholders"][int(pair[0])]
+                seen.add(pair[0])
+        want = {"0000", "hand"} | ({"0001"} if templates[vid].count("[something]") == 2 else set())
+        if templates[vid] == "Uncovering [something]":
+            want.add("0001")  # the cover keeps its box so the reversal pair has the same boxes
+        assert seen == want, (vid, templates[vid], seen)
+
+
+def test_every_video_decodes_at_12_fps_with_one_box_entry_per_frame(dataset: Path):
+    data = _load(dataset)
+    for vid, entries in data["boxes"].items():
+        arr, frames, stream = _decode(dataset / "20bn-something-something-v2" / f"{vid}.webm")
+        assert stream.codec_context.name == "vp9"
+        assert stream.average_rate == 12
+        assert arr.shape == (len(entries), *SIZE, 3)
+        times = np.array([f.time for f in frames])
+        np.testing.assert_allclose(times, np.arange(len(entries)) / 12, atol=1e-3)
+
+
+def test_classes_are_balanced_within_each_split(dataset: Path):
+    data = _load(dataset)
+    counts = data["manifest"]["counts"]
+    for split in ("train", "validation", "test"):
+        c = np.array([counts[split].get(k.template, 0) for k in S.CLASSES])
+        assert c.max() - c.min() <= 1, (split, c)
+        assert c.sum() == len(data[split])
+    assert {t for t in _templates(data).values()} == {c.template for c in S.CLASSES}
+
+
+# ------------------------------------------------------------------------------------ determinism
+
+
+def test_same_seed_gives_the_same_bytes_in_every_file(dataset: Path, tmp_path: Path):
+    again = tmp_path / "again"
+    _make(again, workers=2)  # also: the worker count does not change the output
+    files = sorted(p.relative_to(dataset) for p in dataset.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    assert len(files) == NUM + 4 + 4 + 2
+    for rel in files:
+        assert (dataset / rel).read_bytes() == (again / rel).read_bytes(), rel
+    other = tmp_path / "other"
+    _make(other, seed=SEED + 1, num_videos=4)
+    a = (dataset / "20bn-something-something-v2" / "1.webm").read_bytes()
+    assert a != (other / "20bn-something-something-v2" / "1.webm").read_bytes()
+
+
+def test_encode_webm_is_bit_exact_and_rejects_odd_sizes():
+    frames = np.random.default_rng(0).integers(0, 256, size=(5, 16, 24, 3), dtype=np.uint8)
+    assert S.encode_webm(frames) == S.encode_webm(frames.copy())
+    with pytest.raises(ValueError, match="even"):
+        S.encode_webm(frames[:, :15])
+
+
+# ------------------------------------------------------------------------------------ caching
+
+
+def test_complete_dataset_is_reused_and_partial_one_regenerated(tmp_path: Path):
+    root = tmp_path / "d"
+    first = _make(root, num_videos=4)
+    assert "videos_per_s" in first and not first.get("reused")
+    video = root / "20bn-something-something-v2" / "1.webm"
+    stamp = video.stat().st_mtime_ns
+    second = _make(root, num_videos=4)
+    assert second["reused"] and video.stat().st_mtime_ns == stamp
+    assert second["content_sha256"] == first["content_sha256"]
+
+    # a killed run: the manifest is not there yet, a video is truncated
+    (root / "synthetic_manifest.json").unlink()
+    (root / ".synthetic-in-progress").write_text("x")
+    video.write_bytes(video.read_bytes()[:50])
+    third = _make(root, num_videos=4)
+    assert (
+        not third.get("reused")
+        and video.stat().st_size == first["files"]["20bn-something-something-v2/1.webm"]
+    )
+
+    # other parameters: regenerated, no stale videos left behind
+    _make(root, num_videos=3)
+    assert sorted(p.name for p in (root / "20bn-something-something-v2").iterdir()) == [
+        "1.webm",
+        "2.webm",
+        "3.webm",
+    ]
+
+
+def test_refuses_a_folder_that_is_not_its_own(tmp_path: Path):
+    (tmp_path / "notes.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="not empty"):
+        _make(tmp_path, num_videos=2)
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(size=(63, 96)), "even"),
+        (dict(frames=(20, 12)), "frames"),
+        (dict(frames=(4, 12)), "frames"),
+        (dict(splits=(0.5, 0.2, 0.2)), "splits"),
+        (dict(num_videos=0), "num_videos"),
+    ],
+)
+def test_bad_arguments_are_named(tmp_path: Path, kw: dict, match: str):
+    with pytest.raises(ValueError, match=match):
+        _make(tmp_path / "x", **kw)
+
+
+def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture):
+    out = tmp_path / "cli"
+    S.main(["--out", str(out), "--videos", "2", "--seed", "5", "--height", "32", "--width", "48",
+            "--min-frames", "8", "--max-frames", "9", "--workers", "0"])  # fmt: skip
+    assert "videos/s" in capsys.readouterr().out
+    manifest = json.loads((out / "synthetic_manifest.json").read_text())
+    assert manifest["params"]["size"] == [32, 48] and manifest["params"]["seed"] == 5
+
+
+# ------------------------------------------------------------------------------------ content
+
+
+def test_boxes_sit_on_the_rendered_objects(dataset: Path):
+    """The decoded pixels inside a box have the boxed thing's colour, those around it do not."""
+    data = _load(dataset)
+    templates = _templates(data)
+    h, w = SIZE
+    wins = trials = 0
+    for vid, entries in data["boxes"].items():
+        spec = S.VideoSpec(int(vid) - 1, vid, templates[vid], "train", len(entries))
+        video = S.render_video(spec, SIZE, SEED)
+        for role, box in video.boxes.items():  # the JSON holds the rendered boxes
+            for k, e in enumerate(entries):
+                got = [lab["box2d"] for lab in e["labels"] if lab["gt_annotation"] == role]
+                if np.isnan(box[k, 0]):
+                    assert not got
+                else:
+                    np.testing.assert_allclose(
+                        [got[0][c] for c in ("x1", "y1", "x2", "y2")], box[k], atol=0.01
+                    )
+        arr, _, _ = _decode(dataset / "20bn-something-something-v2" / f"{vid}.webm")
+        for k in range(len(entries)):
+            boxes = {r: b[k] for r, b in video.boxes.items() if not np.isnan(b[k, 0])}
+            for role, (x1, y1, x2, y2) in boxes.items():
+                if x1 < 3 or y1 < 3 or x2 > w - 3 or y2 > h - 3 or (x2 - x1) * (y2 - y1) < 36:
+                    continue
+                others = [b for r, b in boxes.items() if r != role]
+                if any(
+                    min(x2, b[2]) > max(x1, b[0]) and min(y2, b[3]) > max(y1, b[1]) for b in others
+                ):
+                    continue  # overlapped: the pixels may be another thing's
+                cx, cy, bw, bh = (x1 + x2) / 2, (y1 + y2) / 2, (x2 - x1) / 4, (y2 - y1) / 4
+                core = arr[
+                    k,
+                    int(cy - bh + 0.5) : int(cy + bh + 0.5),
+                    int(cx - bw + 0.5) : int(cx + bw + 0.5),
+                ]
+                ring = np.ones((h, w), bool)
+                ring[max(int(y1) - 3, 0) : int(y2) + 4, max(int(x1) - 3, 0) : int(x2) + 4] = False
+                ring[max(int(y1) - 6, 0) : int(y2) + 7, max(int(x1) - 6, 0) : int(x2) + 7] ^= True
+                ring = ~ring
+                colour = video.colours[role]
+                d_in = np.abs(core.reshape(-1, 3).mean(0) - colour).sum()
+                d_out = np.abs(arr[k][ring].mean(0) - colour).sum()
+                wins += d_in < d_out
+                trials += 1
+    assert trials > 200
+    assert wins / trials > 0.9, (wins, trials)
+
+
+def test_reversal_partner_is_the_same_video_played_backwards():
+    for c in S.CLASSES:
+        if c.group != "temporal_reversal" or c.template not in S._REVERSED:
+            continue
+        for index in range(3):
+            fwd = S.render_video(S.VideoSpec(index, "1", c.partner, "train", 14), (32, 48), 0)
+            rev = S.render_video(S.VideoSpec(index, "1", c.template, "train", 14), (32, 48), 0)
+            np.testing.assert_array_equal(rev.frames, fwd.frames[::-1])
+            assert set(rev.boxes) == set(fwd.boxes)
+            for role in fwd.boxes:
+                np.testing.assert_array_equal(rev.boxes[role], fwd.boxes[role][::-1])
+            assert rev.names == fwd.names
+
+
+def _centres(template: str, first_index: int, n: int, frame: int) -> np.ndarray:
+    """Centres [n, 2] of object 0 in one frame of n videos of a class (indices from first_index)."""
+    out = []
+    for index in range(first_index, first_index + n):
+        v = S.render_video(S.VideoSpec(index, "1", template, "train", 16), (48, 64), 7)
+        b = v.boxes["object 0"][frame]
+        out.append([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2])
+    return np.array(out)
+
+
+@pytest.mark.parametrize("pair", [c for c in S.CLASSES if c.template in S._REVERSED])
+def test_a_single_frame_does_not_tell_a_reversal_pair_apart(pair: S.SyntheticClass):
+    """The object's position in the first frames of a class is distributed like in the last
+    frames of its partner (compared on independent videos), while the first frames of the two
+    classes differ: the statistic has the power to see a class."""
+    n = 40
+    forward, backward = pair.partner, pair.template
+    first_fwd = _centres(forward, 1000, n, 0)
+    last_bwd = _centres(backward, 5000, n, -1)
+    first_bwd = _centres(backward, 5000, n, 0)
+    se = np.sqrt(first_fwd.var(0) / n + last_bwd.var(0) / n)
+    assert np.all(np.abs(first_fwd.mean(0) - last_bwd.mean(0)) < 3.5 * se)
+    if "Pushing" in forward or "Moving [something] up" in forward:
+        axis = 0 if "Pushing" in forward else 1
+        z = (first_bwd.mean(0) - first_fwd.mean(0)) / np.sqrt(
+            first_fwd.var(0) / n + first_bwd.var(0) / n
+        )
+        assert abs(z[axis]) > 5, z
