@@ -13,9 +13,9 @@ from pathlib import Path
 import av
 import numpy as np
 
-HEIGHT, WIDTH = 72, 96
+HEIGHT, WIDTH = 96, 128
 HAND, OBJECT = 12, 16  # square sides
-STEP = 2
+STEP = 3
 TEMPLATES = [
     "Moving [something] down",
     "Moving [something] up",
@@ -37,7 +37,7 @@ def hand_box(k: int) -> list[float]:
 
 
 def object_box() -> list[float]:
-    return [60.0, 40.0, 60.0 + OBJECT, 40.0 + OBJECT]
+    return [60.0, 60.0, 60.0 + OBJECT, 60.0 + OBJECT]
 
 
 def render(num_frames: int) -> np.ndarray:

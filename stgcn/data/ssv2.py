@@ -1,0 +1,464 @@
+"""Something-Something v2 with Something-Else boxes, read from the official layout unchanged.
+
+Layout under ``root`` (every path can be given separately)::
+
+    labels/something-something-v2-labels.json        {"Pushing something from left to right": "93", ...}
+    labels/something-something-v2-{train,validation}.json  [{"id", "label", "template", "placeholders"}]
+    labels/something-something-v2-test.json          [{"id"}]
+    20bn-something-something-v2/<id>.webm            VP9, 12 fps
+    bounding_box_smthsmth_part{1..4}.json            Something-Else boxes (optional)
+
+The class of an entry is ``labels[template.replace("[", "").replace("]", "")]``.
+
+A sample is decoded only up to its last sampled frame (:mod:`stgcn.data.video`); its boxes are
+those of the annotation frame nearest each **decoded** frame's timestamp, so the graph's boxes sit
+on the clip's frames (Something-Else's own loader samples boxes on other frames than the clip).
+They go through the same transforms as the frames (:mod:`stgcn.data.transforms`).
+
+Bad input follows ``on_error``:
+
+=========================  =====================================  ==================================
+input                      ``on_error="raise"``                   ``on_error="skip"``
+=========================  =====================================  ==================================
+missing video file         ``FileNotFoundError`` (path)           sample skipped, counted
+corrupt / truncated video  :class:`VideoDecodeError` (path)       sample skipped, counted
+no box entry for a video   :class:`MissingBoxesError` (id, index) sample skipped, counted
+box outside the frame,     :class:`BadBoxError` (id, annotation   box dropped, counted by reason
+x1 > x2 or y1 > y2,        frame, box)
+zero area
+template not in labels     ``UnknownTemplateError`` at            entry dropped at construction,
+                           construction (file, entry position,    counted
+                           template)
+malformed JSON             :class:`MalformedJSONError` (file, line, column, char), either policy
+=========================  =====================================  ==================================
+
+A skipped sample comes back as a :class:`Skipped` record; :func:`collate` drops it from the batch
+and lists it in ``Sample.skipped``. The dataset also writes the outcome of each index into shared
+memory, so :meth:`SomethingSomethingV2.error_report` in the main process counts what DataLoader
+workers skipped or dropped (for each index, its latest visit), and
+:meth:`SomethingSomethingV2.reset_errors` starts a new count (e.g. each epoch). Boxes that a crop
+leaves degenerate are normal, not bad input; they are counted as ``cropped_out``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+from torch_geometric.data import Batch
+
+from stgcn.data.boxes import PART_FILES, BoxIndex, VideoBoxes, load_json
+from stgcn.data.sampling import Sampling, sample_indices
+from stgcn.data.transforms import (
+    ClipBoxes,
+    eval_transform,
+    flip_label_map,
+    to_clip,
+    train_transform,
+)
+from stgcn.data.video import VideoDecodeError, VideoReader, annotation_frames
+from stgcn.graphs.video_graph import VideoGraph
+
+Split = Literal["train", "validation", "test"]
+VIDEO_DIR = "20bn-something-something-v2"
+LABELS_DIR = "labels"
+INDEX_NAME = "bounding_box_smthsmth.index.sqlite"
+
+SKIP_REASONS = ("missing_video", "decode_error", "no_boxes")
+"""Why a whole sample can be skipped (codes 1, 2, 3 in the shared status; 0 = not skipped)."""
+BOX_REASONS = ("outside_frame", "inverted", "zero_area", "cropped_out")
+"""Why a box can be dropped: three kinds of bad annotation, and boxes a crop left degenerate."""
+
+
+class MissingBoxesError(KeyError):
+    """The box annotation has no entry for a video."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class UnknownTemplateError(KeyError):
+    """A split entry whose template is not in the labels file."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class BadBoxError(ValueError):
+    """An annotated box outside the frame, inverted (x1 > x2 or y1 > y2) or of zero area."""
+
+
+class Sample(NamedTuple):
+    """One clip, or (after :func:`collate`) a batch of B clips.
+
+    Attributes:
+        clip: ``[3, T, H, W]`` float, normalised (batched ``[B, 3, T, H, W]``).
+        label: class index, -1 for the test split (batched ``[B]`` long).
+        graph: :class:`VideoGraph` skeleton (``x`` None): ``box`` ``[N, 4]`` in clip pixels,
+            ``frame`` ``[N]`` in ``0..T-1``, ``category`` and ``track`` ``[N]``, ``video_id``,
+            ``num_frames`` = T (batched: a PyG ``Batch`` with a ``batch`` vector).
+        video_id: the SSv2 id (batched: list of B).
+        view: multi-view index ``clip_idx * num_crops + crop_idx`` (batched ``[B]`` long).
+        skipped: after :func:`collate`, the :class:`Skipped` records dropped from this batch.
+    """
+
+    clip: Tensor
+    label: int | Tensor
+    graph: VideoGraph | Batch | None
+    video_id: str | list[str]
+    view: int | Tensor = 0
+    skipped: tuple[Skipped, ...] = ()
+
+
+class Skipped(NamedTuple):
+    """A sample skipped under ``on_error="skip"``: which index, which video, why."""
+
+    index: int
+    video_id: str
+    reason: str
+    message: str
+
+
+def collate(items: Sequence[Sample | Skipped]) -> Sample:
+    """Batch samples; :class:`Skipped` records are left out of the batch and kept in ``skipped``.
+
+    Returns:
+        ``Sample(clip [B, 3, T, H, W], label [B] long, graph Batch, video_id list[str],
+        view [B] long, skipped)``; B may be 0 when every item was skipped (then ``graph`` is None).
+    """
+    samples = [s for s in items if isinstance(s, Sample)]
+    skipped = tuple(s for s in items if isinstance(s, Skipped))
+    if not samples:
+        return Sample(
+            torch.empty(0, 3, 0, 0, 0),
+            torch.empty(0, dtype=torch.long),
+            None,
+            [],
+            torch.empty(0, dtype=torch.long),
+            skipped,
+        )
+    return Sample(
+        clip=torch.stack([s.clip for s in samples]),
+        label=torch.tensor([s.label for s in samples], dtype=torch.long),
+        graph=Batch.from_data_list([s.graph for s in samples]),
+        video_id=[s.video_id for s in samples],
+        view=torch.tensor([s.view for s in samples], dtype=torch.long),
+        skipped=skipped,
+    )
+
+
+def _template_key(template: str) -> str:
+    return template.replace("[", "").replace("]", "")
+
+
+class SomethingSomethingV2(Dataset):
+    """Something-Something v2 clips with their Something-Else region graphs.
+
+    Args:
+        root: dataset root in the official layout (see the module docstring).
+        split: ``"train"``, ``"validation"`` or ``"test"`` (labels -1).
+        num_frames: T, frames per clip.
+        sampling: ``"tsn"``, ``"uniform"`` or ``"dense"`` (:mod:`stgcn.data.sampling`).
+        stride: frame stride of dense clips.
+        size: crop size (square).
+        train: random sampling and augmentation; default ``split == "train"``.
+        views: ``(num_clips, num_crops)`` for multi-view testing; the dataset then has
+            ``num_videos * num_clips * num_crops`` items, view ``v`` of video ``i`` at
+            ``i * views + v``.
+        labels_dir: folder of the label JSONs (default ``root/labels``).
+        videos_dir: folder of ``<id>.webm`` (default ``root/20bn-something-something-v2``).
+        video_ext: video file extension.
+        boxes: Something-Else boxes: None = the ``bounding_box_smthsmth_part*.json`` found under
+            ``root`` (none found: no boxes, with a warning); False = no boxes (empty graphs);
+            a path or list of paths of JSON files (parts or merged); a built index (``.sqlite``);
+            or a :class:`BoxIndex`.
+        box_index: where JSON boxes are converted to (default ``root/bounding_box_smthsmth.index.sqlite``);
+            rebuilt only when the JSON files change.
+        train_crop: ``"random"`` or ``"multiscale"`` (:func:`stgcn.data.transforms.train_transform`).
+        flip: left/right flip with label swapping in training (off by default: SSv2 labels say
+            left and right).
+        transform: replaces the default transforms: ``(ClipBoxes, rng) -> ClipBoxes`` with
+            normalised frames; with ``views``, a function ``(crop_idx) -> transform``.
+        on_error: ``"raise"`` or ``"skip"`` (see the module docstring).
+        annotation_fps: frame rate of the box annotation (12 for Something-Else).
+        decode_threads: FFmpeg threads per decoder (0 = FFmpeg's choice).
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: Split = "train",
+        num_frames: int = 8,
+        sampling: Sampling = "tsn",
+        stride: int = 2,
+        size: int = 112,
+        train: bool | None = None,
+        views: tuple[int, int] = (1, 1),
+        labels_dir: str | Path | None = None,
+        videos_dir: str | Path | None = None,
+        video_ext: str = ".webm",
+        boxes: Any = None,
+        box_index: str | Path | None = None,
+        train_crop: str = "random",
+        flip: bool = False,
+        transform: Callable[..., Any] | None = None,
+        on_error: Literal["raise", "skip"] = "raise",
+        annotation_fps: float = 12.0,
+        decode_threads: int = 0,
+    ) -> None:
+        if split not in ("train", "validation", "test"):
+            raise ValueError(f"unknown split {split!r}; expected train, validation or test")
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+        if sampling not in ("tsn", "uniform", "dense"):
+            raise ValueError(f"unknown sampling {sampling!r}; expected tsn, uniform or dense")
+        self.root = Path(root)
+        self.split, self.num_frames, self.sampling, self.stride = (
+            split,
+            num_frames,
+            sampling,
+            stride,
+        )
+        self.size, self.on_error, self.annotation_fps = size, on_error, annotation_fps
+        self.train = split == "train" if train is None else train
+        self.num_clips, self.num_crops = views
+        self.views = self.num_clips * self.num_crops
+        self.labels_dir = Path(labels_dir) if labels_dir is not None else self.root / LABELS_DIR
+        self.videos_dir = Path(videos_dir) if videos_dir is not None else self.root / VIDEO_DIR
+        self.video_ext, self.decode_threads = video_ext, decode_threads
+
+        labels_file = self.labels_dir / "something-something-v2-labels.json"
+        self.labels: dict[str, int] = {k: int(v) for k, v in load_json(labels_file).items()}
+        self.classes = [t for t, _ in sorted(self.labels.items(), key=lambda kv: kv[1])]
+        self.records, self.unknown_templates = self._read_split()
+
+        self.box_index = self._open_boxes(boxes, box_index)
+
+        if transform is not None:
+            self._transforms = (
+                [transform(c) for c in range(self.num_crops)] if self.num_crops > 1 else [transform]
+            )
+        elif self.train:
+            flip_labels = flip_label_map(self.labels) if flip else None
+            self._transforms = [train_transform(size, train_crop, flip_labels=flip_labels)]
+        else:
+            self._transforms = [
+                eval_transform(size, c, self.num_crops) for c in range(self.num_crops)
+            ]
+
+        n = len(self)
+        self._status = torch.zeros(n, dtype=torch.int8).share_memory_()
+        self._dropped = torch.zeros(n, len(BOX_REASONS), dtype=torch.int32).share_memory_()
+
+    def _read_split(self) -> tuple[list[tuple[str, int]], list[tuple[int, str, str]]]:
+        path = self.labels_dir / f"something-something-v2-{self.split}.json"
+        entries = load_json(path)
+        if not isinstance(entries, list):
+            raise ValueError(f"{path}: expected a list of entries, got {type(entries).__name__}")
+        records, unknown = [], []
+        for pos, e in enumerate(entries):
+            if not isinstance(e, dict) or "id" not in e:
+                raise ValueError(f"{path}: entry {pos} has no 'id': {e!r}")
+            vid = str(e["id"])
+            if self.split == "test":
+                records.append((vid, -1))
+                continue
+            template = e.get("template")
+            label = self.labels.get(_template_key(template)) if isinstance(template, str) else None
+            if label is None:
+                msg = (
+                    f"{path}: entry {pos} (id {vid}) has template {template!r}, which is not in "
+                    f"{self.labels_dir / 'something-something-v2-labels.json'}"
+                )
+                if self.on_error == "raise":
+                    raise UnknownTemplateError(msg)
+                unknown.append((pos, vid, str(template)))
+                continue
+            records.append((vid, label))
+        return records, unknown
+
+    def _open_boxes(self, boxes: Any, box_index: str | Path | None) -> BoxIndex | None:
+        if boxes is False:
+            return None
+        if isinstance(boxes, BoxIndex):
+            return boxes
+        if boxes is None:
+            found = [self.root / p for p in PART_FILES if (self.root / p).is_file()]
+            if not found:
+                warnings.warn(
+                    f"no Something-Else box files ({PART_FILES[0]}, ...) under {self.root}: "
+                    "graphs will be empty; pass boxes=False to silence this",
+                    stacklevel=3,
+                )
+                return None
+            boxes = found
+        paths = [Path(boxes)] if isinstance(boxes, str | Path) else [Path(p) for p in boxes]
+        if len(paths) == 1 and paths[0].suffix in (".sqlite", ".db"):
+            return BoxIndex(paths[0])
+        index_path = Path(box_index) if box_index is not None else self.root / INDEX_NAME
+        return BoxIndex.open_or_build(paths, index_path)
+
+    def __len__(self) -> int:
+        return len(self.records) * self.views
+
+    def _rng(self) -> np.random.Generator | None:
+        # drawn from torch's RNG, which DataLoader seeds differently in each worker and epoch
+        return np.random.default_rng(int(torch.randint(2**62, ()))) if self.train else None
+
+    def __getitem__(self, index: int) -> Sample | Skipped:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} samples")
+        video_id, label = self.records[index // self.views]
+        view = index % self.views
+        self._status[index] = 0
+        self._dropped[index] = 0
+        try:
+            return self._load(index, video_id, label, view)
+        except (FileNotFoundError, VideoDecodeError, MissingBoxesError) as e:
+            if self.on_error == "raise":
+                raise
+            reason = (
+                "missing_video"
+                if isinstance(e, FileNotFoundError)
+                else "decode_error"
+                if isinstance(e, VideoDecodeError)
+                else "no_boxes"
+            )
+            self._status[index] = SKIP_REASONS.index(reason) + 1
+            return Skipped(index, video_id, reason, str(e))
+
+    def _load(self, index: int, video_id: str, label: int, view: int) -> Sample:
+        clip_idx, crop_idx = divmod(view, self.num_crops)
+        rng = self._rng()
+        boxes = None
+        if self.box_index is not None:
+            boxes = self.box_index.get(video_id)
+            if boxes is None:
+                raise MissingBoxesError(
+                    f"video {video_id}: no entry in the box index {self.box_index.path}"
+                )
+        path = self.videos_dir / f"{video_id}{self.video_ext}"
+        with VideoReader(path, threads=self.decode_threads) as reader:
+            n = reader.num_frames or reader.count_frames()
+            idx = sample_indices(
+                self.sampling,
+                n,
+                self.num_frames,
+                self.train,
+                rng,
+                self.stride,
+                clip_idx,
+                self.num_clips,
+            )
+            frames, times = reader.read(idx)
+        (box, frame, category, track), bad = self._clip_boxes(
+            video_id, boxes, times, frames.shape[1:3]
+        )
+        x = ClipBoxes.from_frames(frames, box, label)
+        x = self._transforms[crop_idx](x, rng)
+        bad["cropped_out"] = x.dropped
+        self._dropped[index] = torch.tensor([bad.get(r, 0) for r in BOX_REASONS])
+        graph = VideoGraph(
+            box=x.box,
+            frame=frame[x.keep],
+            category=category[x.keep],
+            track=track[x.keep],
+            video_id=video_id,
+            num_frames=self.num_frames,
+        )
+        return Sample(to_clip(x), x.label, graph, video_id, view)
+
+    def _clip_boxes(
+        self, video_id: str, boxes: VideoBoxes | None, times: np.ndarray, hw: Sequence[int]
+    ) -> tuple[tuple[Tensor, Tensor, Tensor, Tensor], dict[str, int]]:
+        """Boxes of the annotation frame nearest each decoded frame time, checked against the frame.
+
+        Returns ``(box [N, 4], clip frame [N], category [N], track [N])`` and the number of bad
+        boxes dropped by reason."""
+        if boxes is None or len(boxes.box) == 0:
+            empty = torch.zeros(0, dtype=torch.long)
+            return (torch.zeros(0, 4), empty, empty, empty), {}
+        ann = annotation_frames(times, self.annotation_fps, boxes.num_annotated)  # [T]
+        t, m = np.nonzero(boxes.frame[None, :] == ann[:, None])  # clip frame t holds box m
+        box = boxes.box[m]
+        h, w = hw
+        inverted = (box[:, 0] > box[:, 2]) | (box[:, 1] > box[:, 3])
+        zero = ~inverted & ((box[:, 0] == box[:, 2]) | (box[:, 1] == box[:, 3]))
+        outside = (
+            ~inverted
+            & ~zero
+            & ((box[:, 2] <= 0) | (box[:, 3] <= 0) | (box[:, 0] >= w) | (box[:, 1] >= h))
+        )
+        bad = {"inverted": inverted, "zero_area": zero, "outside_frame": outside}
+        if self.on_error == "raise":
+            for reason, mask in bad.items():
+                if mask.any():
+                    k = int(np.flatnonzero(mask)[0])
+                    raise BadBoxError(
+                        f"video {video_id}, annotation frame {int(boxes.frame[m[k]])}: box "
+                        f"{box[k].tolist()} is {reason.replace('_', ' ')} ({w}x{h} frame; "
+                        f"index {self.box_index.path if self.box_index else None}); "
+                        f"use on_error='skip' to drop and count such boxes"
+                    )
+        ok = ~(inverted | zero | outside)
+        # partially outside: clipped to the frame, as any crop would
+        box = np.stack(
+            (
+                box[:, 0].clip(0, w),
+                box[:, 1].clip(0, h),
+                box[:, 2].clip(0, w),
+                box[:, 3].clip(0, h),
+            ),
+            axis=1,
+        )
+        return (
+            torch.from_numpy(box[ok]),
+            torch.from_numpy(t[ok]),
+            torch.from_numpy(boxes.category[m][ok]),
+            torch.from_numpy(boxes.track[m][ok]),
+        ), {r: int(mask.sum()) for r, mask in bad.items()}
+
+    def error_report(self) -> dict[str, Any]:
+        """What was skipped or dropped since construction or :meth:`reset_errors` (the latest
+        visit of each index), gathered from all DataLoader workers.
+
+        Returns:
+            ``{"skipped": {reason: count}, "skipped_ids": {reason: [video ids]},
+            "dropped_boxes": {reason: count}, "unknown_templates": count, "samples": len}``.
+        """
+        status = self._status.long()
+        skipped = {r: int((status == i + 1).sum()) for i, r in enumerate(SKIP_REASONS)}
+        ids = {
+            r: [
+                self.records[int(j) // self.views][0]
+                for j in torch.nonzero(status == i + 1).flatten()
+            ]
+            for i, r in enumerate(SKIP_REASONS)
+        }
+        dropped = self._dropped.sum(0).tolist()
+        return {
+            "skipped": skipped,
+            "skipped_ids": ids,
+            "dropped_boxes": dict(zip(BOX_REASONS, map(int, dropped), strict=True)),
+            "unknown_templates": len(self.unknown_templates),
+            "samples": len(self),
+        }
+
+    def reset_errors(self) -> None:
+        """Start a new count for :meth:`error_report` (e.g. at the start of an epoch)."""
+        self._status.zero_()
+        self._dropped.zero_()
+
+    def __repr__(self) -> str:
+        index = getattr(self, "box_index", None)
+        boxes = index.path.name if index is not None else None
+        return (
+            f"SomethingSomethingV2({self.split}, {len(self.records)} videos, {len(self.classes)} classes, "
+            f"T={self.num_frames} {self.sampling}, size={self.size}, views={self.views}, boxes={boxes})"
+        )
