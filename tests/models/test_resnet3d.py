@@ -6,6 +6,7 @@ import pytest
 import torch
 import torchvision
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from stgcn.models.inflate import inflate_2d_weights, inflate_kernel
 from stgcn.models.resnet3d import (
@@ -205,3 +206,13 @@ def test_boring_video_fixed_point_i3d() -> None:
 def test_boring_video_fixed_point_c2d_every_frame() -> None:
     """C2D has no temporal kernels: every feature frame equals the 2D ResNet's features."""
     _boring_video_check(c2d_r18, slice(0, 2), 4)
+
+
+def test_macs_i3d_r50_paper_config_on_meta() -> None:
+    """FlopCounterMode counts conv/matmul FLOPs (2 per MAC; BN, ReLU and pooling not counted).
+    STRG's I3D-R50 (res5 stride 1, 32x224x224, 16x14x14 output) is 153 GMACs in TSM's Table 2."""
+    with META:
+        model = i3d_r50(num_classes=400, res5_stride=1)
+        with FlopCounterMode(display=False) as counter:
+            model(torch.empty(1, 3, 32, 224, 224))
+    assert counter.get_total_flops() / 2 == pytest.approx(153e9, rel=0.01)

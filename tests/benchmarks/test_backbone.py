@@ -1,0 +1,67 @@
+"""benchmarks/backbone.py runs end to end at its --quick size and writes consistent JSON."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "backbone.py"
+
+
+@pytest.fixture(scope="module")
+def backbone():
+    spec = importlib.util.spec_from_file_location("bench_backbone", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules[spec.name]
+
+
+def test_quick_run_writes_rows(backbone, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "bb.json"
+    backbone.main(
+        [
+            "--quick",
+            "--variants",
+            "i3d_r18",
+            "--memory-format",
+            "contiguous",
+            "--fuse-bn",
+            "--json",
+            str(out),
+        ]  # fmt: skip
+    )
+    assert "matmul peak" in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    rows = result["rows"]
+    assert [r["mode"] for r in rows] == ["fwd", "fwd+bwd", "fwd-fused"]
+    assert result["matmul_peak_gflops"] > 0
+    for r in rows:
+        assert r["clips_per_s"] > 0
+        assert r["fraction_of_peak"] == pytest.approx(
+            r["gflop_per_s"] / result["matmul_peak_gflops"]
+        )
+    # the backward costs about twice the forward (input and weight gradients; none for the clip)
+    assert 2.0 < rows[1]["gflop_per_clip"] / rows[0]["gflop_per_clip"] < 3.5
+
+
+def test_fused_bn_matches_unfused(backbone) -> None:
+    import torch
+
+    torch.manual_seed(0)
+    model = backbone.build("i3d_r50", backbone.QUICK_CPU).eval()
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm3d):
+            m.running_mean.normal_()
+            m.running_var.uniform_(0.5, 1.5)
+    clip = torch.randn(backbone.QUICK_CPU.clip_shape())
+    with torch.no_grad():
+        want = model(clip)
+        got = backbone.fuse_conv_bn(model)(clip)
+    assert not any(isinstance(m, torch.nn.BatchNorm3d) for m in model.modules())
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
