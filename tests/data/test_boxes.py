@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from ssv2_fixtures import box_entries
+from ssv2_fixtures import box_entries, object_box
 from torch.utils.data import DataLoader, Dataset
 
 from stgcn.data.boxes import (
@@ -25,7 +25,7 @@ def annotations(n: int = 6) -> dict:
     """``n + 1`` videos (at least 6 + 1), a few with odd boxes."""
     out = {str(1000 + i): box_entries(str(1000 + i), 3 + i) for i in range(max(n, 6))}
     out["1002"][1]["labels"][0]["box2d"].update(x1=30.5, x2=20.0)  # inverted
-    out["1003"][0]["labels"][1]["box2d"].update(y2=40.0)  # zero height (y1 = 40)
+    out["1003"][0]["labels"][1]["box2d"].update(y2=object_box()[1])  # zero height
     out["1004"][2]["labels"] = []  # a frame without boxes
     out["1005"] = []  # a video without frames
     out["ünï"] = box_entries("ünï", 2)  # non-ASCII id
