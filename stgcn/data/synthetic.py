@@ -120,8 +120,9 @@ CLASSES: tuple[SyntheticClass, ...] = (
         "temporal_reversal",
         "Moving [something] away from [something]",
         2,
-        "Object 1 stays put; the hand carries object 0 along a direction within 30 degrees of "
-        "horizontal towards object 1, from 30-45% of the frame width away to a small gap.",
+        "Object 1 stays put; the hand carries object 0 towards it, along a direction within 30 "
+        "degrees of horizontal, over 30-45% of the frame width, to a small gap (3-12% of the "
+        "frame's short side) from object 1.",
     ),
     SyntheticClass(
         "Moving [something] away from [something]",
@@ -169,7 +170,8 @@ CLASSES: tuple[SyntheticClass, ...] = (
         None,
         2,
         "Object 1 stays put; the hand brings object 0 in from off-screen and sets it down behind "
-        "object 1: drawn behind it, its lower 30-60% hidden by object 1.",
+        "object 1: drawn behind it and higher, its lower part (30-60% of the smaller object's "
+        "height) hidden by object 1.",
     ),
     SyntheticClass(
         "Moving [something] and [something] closer to each other",
@@ -635,19 +637,53 @@ def _draw(canvas: np.ndarray, shape: _Shape, offset: np.ndarray) -> None:
     canvas[t, ys[t, iy], xs[t, ix]] = (shade[:, None] * shape.colour).astype(np.float32)
 
 
+def _capsule_rows(
+    start: np.ndarray, end: np.ndarray, radius: float, height: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame and row, the x-interval [left, right] of the pixel centres within ``radius`` of
+    the segment ``start`` [T, 2] -> ``end`` [T, 2]; [T, height] each, left > right where empty.
+
+    The capsule is convex, so each row meets it in one interval: the union of the intervals of its
+    two end discs and of its straight band, each solved in closed form.
+    """
+    y = np.arange(height, dtype=np.float64)[None, :] + 0.5  # [1, H]
+    left = np.full((len(start), height), np.inf)
+    right = np.full((len(start), height), -np.inf)
+    for c in (start, end):  # the two discs
+        dy = y - c[:, 1, None]
+        half = np.sqrt(np.maximum(radius**2 - dy**2, 0.0))
+        inside = np.abs(dy) <= radius
+        left = np.where(inside, np.minimum(left, c[:, 0, None] - half), left)
+        right = np.where(inside, np.maximum(right, c[:, 0, None] + half), right)
+    v = end - start
+    length = np.maximum(np.linalg.norm(v, axis=1), 1e-9)[:, None]
+    d = v / length
+    dx, dy = d[:, 0, None], d[:, 1, None]
+    ry = y - start[:, 1, None]
+    # band: 0 <= (x - sx) dx + ry dy <= length  and  |-(x - sx) dy + ry dx| <= radius
+    lo, hi = np.full_like(left, -np.inf), np.full_like(left, np.inf)
+    for a, b, bmin, bmax in ((dx, ry * dy, 0.0, length), (-dy, ry * dx, -radius, radius)):
+        a = np.broadcast_to(a, lo.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p, q = (bmin - b) / a, (bmax - b) / a
+        flat = np.abs(a) < 1e-9  # the constraint does not depend on x: all or nothing
+        ok = (b >= bmin) & (b <= bmax)
+        lo = np.where(flat, np.where(ok, lo, np.inf), np.maximum(lo, np.minimum(p, q)))
+        hi = np.where(flat, np.where(ok, hi, -np.inf), np.minimum(hi, np.maximum(p, q)))
+    band = (lo <= hi) & (length > 1e-6)  # a point segment is just its discs
+    left = np.where(band, np.minimum(left, lo + start[:, 0, None]), left)
+    right = np.where(band, np.maximum(right, hi + start[:, 0, None]), right)
+    return left, right
+
+
 def _draw_arm(
     canvas: np.ndarray, start: np.ndarray, end: np.ndarray, radius: float, colour: np.ndarray
 ) -> None:
     """Paint a capsule from ``start`` [T, 2] to ``end`` [T, 2] (image coordinates) per frame."""
     T, H, W, _ = canvas.shape
-    py = np.arange(H, dtype=np.float32)[None, :, None] + 0.5
-    px = np.arange(W, dtype=np.float32)[None, None, :] + 0.5
-    start = start.astype(np.float32)
-    v = end.astype(np.float32) - start  # [T, 2]
-    vv = np.maximum((v**2).sum(1), 1e-6)[:, None, None]
-    dx, dy = px - start[:, 0, None, None], py - start[:, 1, None, None]
-    s = np.clip((dx * v[:, 0, None, None] + dy * v[:, 1, None, None]) / vv, 0, 1)
-    mask = (dx - s * v[:, 0, None, None]) ** 2 + (dy - s * v[:, 1, None, None]) ** 2 <= radius**2
+    left, right = _capsule_rows(start, end, radius, H)
+    px = np.arange(W, dtype=np.float64) + 0.5
+    mask = (px >= left[:, :, None]) & (px <= right[:, :, None])
     canvas[mask] = colour.astype(np.float32)
 
 

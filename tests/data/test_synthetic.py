@@ -291,6 +291,29 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture):
 # ------------------------------------------------------------------------------------ content
 
 
+def test_arm_rows_match_the_dense_distance_to_the_segment():
+    """The closed-form row intervals of the arm equal {p : dist(p, segment) <= r} on the grid."""
+    rng = np.random.default_rng(0)
+    h, w = 40, 56
+    px, py = np.arange(w) + 0.5, np.arange(h) + 0.5
+    for trial in range(60):
+        a, b = rng.uniform(-20, 70, (3, 2)), rng.uniform(-20, 70, (3, 2))
+        b[0, trial % 2] = a[0, trial % 2]  # an axis-parallel segment
+        b[1] = a[1] if trial % 3 == 0 else b[1]  # a point
+        r = rng.uniform(1, 8)
+        left, right = S._capsule_rows(a, b, r, h)
+        got = (px >= left[:, :, None]) & (px <= right[:, :, None])
+        v = b - a
+        dx, dy = px[None, None] - a[:, 0, None, None], py[None, :, None] - a[:, 1, None, None]
+        s = (dx * v[:, 0, None, None] + dy * v[:, 1, None, None]) / np.maximum(
+            (v**2).sum(1), 1e-12
+        )[:, None, None]
+        s = np.clip(s, 0, 1)
+        dist = np.hypot(dx - s * v[:, 0, None, None], dy - s * v[:, 1, None, None])
+        want = dist <= r
+        assert np.all((got == want) | (np.abs(dist - r) < 1e-6)), trial
+
+
 def test_boxes_sit_on_the_rendered_objects(dataset: Path):
     """The decoded pixels inside a box have the boxed thing's colour, those around it do not."""
     data = _load(dataset)
