@@ -1017,7 +1017,12 @@ def _clear(out: Path) -> None:
     """Remove what a previous (possibly partial) run of the generator left in ``out``."""
     ours = [LABELS_DIR, VIDEOS_DIR, *BOX_FILES, "README.md", MANIFEST, ".synthetic-in-progress"]
     ours += [_tmp(Path(name)).name for name in (*BOX_FILES, MANIFEST)]
-    foreign = [p.name for p in out.iterdir() if p.name not in ours]
+    # files a reader derived from the boxes (e.g. an index) may stay: readers check their sources
+    foreign = [
+        p.name
+        for p in out.iterdir()
+        if p.name not in ours and not p.name.startswith("bounding_box_smthsmth")
+    ]
     marked = (out / MANIFEST).exists() or (out / ".synthetic-in-progress").exists()
     if not marked or foreign:
         raise FileExistsError(

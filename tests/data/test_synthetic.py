@@ -249,8 +249,10 @@ def test_complete_dataset_is_reused_and_partial_one_regenerated(tmp_path: Path):
         and video.stat().st_size == first["files"]["20bn-something-something-v2/1.webm"]
     )
 
-    # other parameters: regenerated, no stale videos left behind
+    # other parameters: regenerated, no stale videos left behind; a reader's box index may stay
+    (root / "bounding_box_smthsmth.index.sqlite").write_bytes(b"index")
     _make(root, num_videos=3)
+    assert (root / "bounding_box_smthsmth.index.sqlite").exists()
     assert sorted(p.name for p in (root / "20bn-something-something-v2").iterdir()) == [
         "1.webm",
         "2.webm",
