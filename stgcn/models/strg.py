@@ -1,0 +1,83 @@
+"""STRG: an I3D backbone, RoIAlign region nodes, a space-time GCN, and a joint classifier.
+
+Wang & Gupta, *Videos as Space-Time Region Graphs* (ECCV 2018), Sec. 4.1 and Fig. 4.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Data
+
+from stgcn.layers.space_time_gcn import SpaceTimeGCN
+from stgcn.models.region import RegionFeatures
+from stgcn.models.resnet3d import ResNet3D
+
+
+class STRG(nn.Module):
+    r"""Space-time region graph classifier (Wang & Gupta, ECCV 2018).
+
+    .. math::
+        F = \mathrm{backbone}(\text{clip}), \quad
+        X = \mathrm{RoIAlign}(W_r * F, \text{boxes}), \quad
+        \text{logits} = W_c \big[\mathrm{dropout}(\mathrm{avgpool}(F)) \,\|\,
+            \tfrac{1}{N_b} \textstyle\sum_{n \in b} \mathrm{GCN}(X)_n\big] + c
+
+    The global branch is the backbone's average-pooled map (dropout 0.3, as in the authors'
+    public stub); the graph branch is the mean of the GCN's node outputs per video
+    (:meth:`SpaceTimeGCN.readout`, a zero vector for a video without boxes).
+
+    Args:
+        backbone: a :class:`ResNet3D`; its own classifier is not used and is replaced by
+            ``Identity`` here, so every parameter of the model gets a gradient (DDP).
+        gcn: a :class:`SpaceTimeGCN` over the region nodes.
+        num_classes: outputs of the joint classifier.
+        region: node reader; default ``RegionFeatures(backbone.out_channels, gcn.in_channels,
+            backbone.feature_stride)`` (the 1x1x1 conv 2048 -> 512 of the paper).
+        dropout: dropout on the global feature.
+
+    Shapes: ``forward(clip [B, 3, T, H, W], graph)`` -> ``[B, num_classes]``, with ``graph`` a
+    PyG ``Batch`` of B ``VideoGraph`` skeletons (``box`` [N, 4] in clip pixels, ``frame`` [N] in
+    0..T-1). Boxes are read on feature frames as :mod:`stgcn.models.region` documents.
+    """
+
+    graph_required = True
+
+    def __init__(
+        self,
+        backbone: ResNet3D,
+        gcn: SpaceTimeGCN,
+        num_classes: int,
+        region: RegionFeatures | None = None,
+        dropout: float = 0.3,
+    ) -> None:
+        super().__init__()
+        if region is None:
+            region = RegionFeatures(backbone.out_channels, gcn.in_channels, backbone.feature_stride)
+        if region.in_channels != backbone.out_channels or region.out_channels != gcn.in_channels:
+            raise ValueError(
+                f"STRG: region features map {region.in_channels} -> {region.out_channels} "
+                f"channels, but the backbone gives {backbone.out_channels} and the GCN takes "
+                f"{gcn.in_channels}"
+            )
+        backbone.fc = nn.Identity()
+        self.backbone = backbone
+        self.region = region
+        self.gcn = gcn
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(backbone.out_channels + gcn.out_channels, num_classes)
+        self.num_classes = num_classes
+
+    def forward(self, clip: Tensor, graph: Data | None = None) -> Tensor:
+        """Logits ``[B, num_classes]``; see the class docstring."""
+        if graph is None:
+            raise ValueError(
+                "STRG needs the region graph: call model(clip, graph) with a Batch of VideoGraph "
+                "boxes (box in clip pixels, frame 0..T-1); the *_gcn models cannot run without boxes"
+            )
+        features = self.backbone.forward_features(clip)
+        pooled = self.dropout(self.backbone.pool(features))
+        nodes = self.region(features, graph, num_frames=clip.size(2))
+        h = self.gcn(nodes.x, nodes.box, nodes.frame, nodes.batch)
+        graph_feature = self.gcn.readout(h, nodes.batch, clip.size(0))
+        return self.fc(torch.cat([pooled, graph_feature], dim=1))

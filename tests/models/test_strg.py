@@ -1,0 +1,117 @@
+"""STRG and build_model: the model interface, errors, and a tiny STRG that overfits."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch_geometric.data import Batch
+
+from stgcn.graphs import VideoGraph
+from stgcn.models import MODELS, STRG, ResNet3D, build_model
+
+TINY = {"depth": "r18", "width": 8, "region_channels": 16, "gcn_layers": 2}
+T, SIZE = 8, 32
+
+
+def _graph(boxes_per_video: list[torch.Tensor], frames: int = T) -> Batch:
+    """Each video: the given [4] box on every frame 0..frames-1."""
+    return Batch.from_data_list(
+        [
+            VideoGraph(box=b.repeat(frames, 1), frame=torch.arange(frames), num_frames=frames)
+            for b in boxes_per_video
+        ]
+    )
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_model_gives_logits(name: str) -> None:
+    torch.manual_seed(0)
+    model = build_model(name, num_classes=5, frames=T, **TINY).eval()
+    clip = torch.randn(2, 3, T, SIZE, SIZE)
+    graph = _graph([torch.tensor([0.0, 0, 16, 16]), torch.tensor([8.0, 8, 30, 30])])
+    assert model.graph_required == name.endswith("_gcn")
+    assert isinstance(model, STRG if model.graph_required else ResNet3D)
+    with torch.no_grad():
+        assert model(clip, graph).shape == (2, 5)
+        if not model.graph_required:
+            torch.testing.assert_close(model(clip), model(clip, graph))
+
+
+def test_strg_structure() -> None:
+    model = build_model("i3d_nl_gcn", num_classes=7, depth=50, width=8, region_channels=32)
+    assert model.region.in_channels == 256 and model.region.out_channels == 32
+    assert model.region.feature_stride == 16  # res5 stride 1 by default, as in STRG
+    assert model.gcn.in_channels == 32 and model.gcn.num_layers == 3
+    assert model.fc.in_features == 256 + 32 and model.fc.out_features == 7
+    assert model.dropout.p == 0.3
+    assert sum(m.__class__.__name__ == "NonLocalGraphConv" for m in model.backbone.modules()) == 5
+
+
+def test_strg_errors() -> None:
+    model = build_model("i3d_gcn", num_classes=3, **TINY).eval()
+    clip = torch.randn(1, 3, T, SIZE, SIZE)
+    with pytest.raises(ValueError, match="needs the region graph"):
+        model(clip)
+    late = Batch.from_data_list(
+        [VideoGraph(box=torch.tensor([[0.0, 0, 8, 8]]), frame=torch.tensor([T]))]
+    )
+    with pytest.raises(ValueError, match=f"T={T}"):
+        model(clip, late)
+    with pytest.raises(ValueError, match="2 video"):
+        model(clip, _graph([torch.tensor([0.0, 0, 8, 8])] * 2))
+    with pytest.raises(ValueError, match="unknown model"):
+        build_model("i3d_transformer", num_classes=3)
+    with pytest.raises(ValueError, match="unknown config keys"):
+        build_model("i3d", num_classes=3, detph="r18")
+    with pytest.raises(ValueError, match="depth"):
+        build_model("i3d", num_classes=3, depth="r101")
+    with pytest.raises(ValueError, match="multiple"):
+        build_model("i3d", num_classes=3, frames=7, **TINY)
+
+
+def test_video_without_boxes_uses_global_branch_only() -> None:
+    torch.manual_seed(0)
+    model = build_model("i3d_gcn", num_classes=3, **TINY).eval()
+    clip = torch.randn(2, 3, T, SIZE, SIZE)
+    empty = VideoGraph(box=torch.zeros(0, 4), frame=torch.zeros(0, dtype=torch.long))
+    full = VideoGraph(box=torch.tensor([[0.0, 0, 16, 16]]).repeat(T, 1), frame=torch.arange(T))
+    with torch.no_grad():
+        logits = model(clip, Batch.from_data_list([empty, full]))
+        pooled = model.backbone.pool(model.backbone.forward_features(clip))
+    zeros = torch.zeros(1, model.gcn.out_channels)
+    torch.testing.assert_close(logits[0:1], model.fc(torch.cat([pooled[0:1], zeros], 1)))
+
+
+def test_inflate_from_state_dict() -> None:
+    torch.manual_seed(0)
+    sd = torchvision.models.resnet18().state_dict()
+    model = build_model("i3d_gcn", num_classes=3, depth="r18", inflate_from=sd)
+    report = model.inflation_report
+    assert not report.missing and not report.skipped
+    assert report.unexpected == ["fc.weight", "fc.bias"]  # STRG has its own classifier
+    torch.testing.assert_close(model.backbone.conv1.weight.sum(2), sd["conv1.weight"])
+
+
+def test_tiny_strg_overfits_through_the_graph() -> None:
+    """Three identical clips whose labels differ only by where their boxes are: the global branch
+    sees the same clip, so only the region/GCN branch can fit the labels."""
+    torch.manual_seed(0)
+    model = build_model("i3d_gcn", num_classes=3, frames=T, **TINY)
+    clip = torch.randn(1, 3, T, SIZE, SIZE).expand(3, -1, -1, -1, -1).contiguous()
+    labels = torch.tensor([0, 1, 2])
+    graph = _graph([torch.tensor([4.0 + 8 * k, 4.0 + 8 * k, 16.0 + 8 * k, 16.0 + 8 * k]) for k in range(3)])  # fmt: skip
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(25):
+        loss = F.cross_entropy(model(clip, graph), labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[0] > 0.5
+    assert losses[-1] < 0.05
+    model.eval()
+    with torch.no_grad():
+        assert model(clip, graph).argmax(1).tolist() == labels.tolist()
