@@ -1,0 +1,235 @@
+"""Data pipeline: DataLoader clips/s, and peak memory of the Something-Else box index vs the JSON.
+
+1. Clips/s: ``SomethingSomethingV2`` over a generated dataset (``stgcn.data.synthetic``, or
+   ``--root`` for a real one), batches of ``--batch`` clips through ``collate``, with 0, 1 and 2
+   DataLoader workers. ``clips/s`` is timed from the first batch on (after worker start-up; the
+   workers may already hold up to ``2 * workers - 1`` prefetched batches then, so use enough
+   ``--batches``); ``incl. start-up`` from the creation of the iterator.
+2. Peak RSS: Something-Else-schema box files of ``--box-videos`` videos (4 parts, about 40 frames and
+   3 boxes per frame like the real ones), then in a fresh subprocess each (``ru_maxrss``):
+   ``baseline`` (imports only), ``json`` (``json.load`` of every part into one dict, what a reader
+   without an index holds in each worker), ``build`` (streamed conversion to the SQLite index) and
+   ``index`` (open the index and look up 1,000 random videos). Each reports its RSS after the
+   imports and the peak during the work alone (``/proc/self/clear_refs``), Linux only.
+
+    python benchmarks/data.py                 # 240 videos, 20,000 box videos (~0.5 GB of JSON)
+    python benchmarks/data.py --quick         # tiny: checks the script runs
+    python benchmarks/data.py --root /data/ssv2 --split validation
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_box_files(out: Path, num_videos: int, seed: int = 0) -> list[Path]:
+    """Four ``bounding_box_smthsmth_part*.json`` of ``num_videos`` synthetic videos, written one
+    video at a time (this process never holds the whole object)."""
+    rng = random.Random(seed)
+    paths = [out / f"bounding_box_smthsmth_part{p}.json" for p in range(1, 5)]
+    files = [open(p, "w", encoding="utf-8") for p in paths]  # noqa: SIM115
+    for f in files:
+        f.write("{")
+    for v in range(num_videos):
+        vid = str(1 + v)
+        frames = []
+        for k in range(rng.randint(24, 60)):
+            labels = []
+            for obj in ("hand", "0000", "0001")[: rng.randint(1, 3)]:
+                x, y = rng.uniform(0, 380), rng.uniform(0, 200)
+                labels.append(
+                    {
+                        "box2d": {"x1": round(x, 2), "y1": round(y, 2),
+                                  "x2": round(x + rng.uniform(8, 60), 2),
+                                  "y2": round(y + rng.uniform(8, 40), 2)},
+                        "category": "hand" if obj == "hand" else f"thing {obj}",
+                        "standard_category": obj,
+                        "gt_annotation": f"object {'hand' if obj == 'hand' else int(obj)}",
+                    }
+                )  # fmt: skip
+            frames.append(
+                {"name": f"{vid}/{k + 1:04d}.jpg", "labels": labels,
+                 "gt_placeholders": ["thing 0000", "thing 0001"], "nr_instances": len(labels)}
+            )  # fmt: skip
+        f = files[v % 4]
+        f.write(("" if v < 4 else ", ") + json.dumps(vid) + ": " + json.dumps(frames))
+    for f in files:
+        f.write("}")
+        f.close()
+    return paths
+
+
+CHILD = {
+    "baseline": "pass",
+    "json": "d = {}\nfor p in parts: d.update(json.load(open(p)))\nn = len(d)",
+    "build": "n = len(build_box_index(parts, index))",
+    "index": (
+        "ix = BoxIndex(index); ids = ix.ids(); rng = random.Random(0)\n"
+        "n = sum(len(ix.get(rng.choice(ids)).box) for _ in range(1000))"
+    ),
+}
+
+
+def _status_mib(field: str) -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024  # kB
+    return float("nan")
+
+
+def child(mode: str, parts: list[str], index: str) -> None:
+    """Run one memory measurement in this (fresh) process; print its memory in MiB as JSON.
+
+    ``rss_before``: resident after the imports (torch, PyG); ``peak_rss``: the high-water mark
+    during the work alone (``/proc/self/clear_refs`` resets it after the imports), so the import
+    peak does not hide the work's."""
+    import random as _random
+
+    from stgcn.data.boxes import BoxIndex, build_box_index  # same imports in every mode
+
+    before = _status_mib("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset VmHWM to the current RSS
+    start = time.perf_counter()
+    scope = {"parts": parts, "index": index, "json": json, "random": _random}
+    scope.update(BoxIndex=BoxIndex, build_box_index=build_box_index)
+    exec(CHILD[mode], scope)
+    seconds = time.perf_counter() - start
+    peak = _status_mib("VmHWM")
+    print(json.dumps({"mode": mode, "rss_before_mib": round(before, 1),
+                      "peak_rss_mib": round(peak, 1), "extra_mib": round(peak - before, 1),
+                      "seconds": round(seconds, 2)}))  # fmt: skip
+
+
+def measure_rss(box_videos: int, workdir: Path) -> list[dict]:
+    parts = write_box_files(workdir, box_videos)
+    json_mib = sum(p.stat().st_size for p in parts) / 2**20
+    index = workdir / "boxes.sqlite"
+    rows = []
+    for mode in ("baseline", "json", "build", "index"):
+        cmd = [sys.executable, __file__, "--child", mode, "--index", str(index), *map(str, parts)]
+        env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    rows.append({"mode": "sizes", "json_mib": round(json_mib, 1),
+                 "index_mib": round(index.stat().st_size / 2**20, 1)})  # fmt: skip
+    return rows
+
+
+def measure_loader(root: Path, split: str, batch: int, frames: int, size: int, batches: int) -> list[dict]:  # fmt: skip
+    from torch.utils.data import DataLoader
+
+    from stgcn.data.ssv2 import SomethingSomethingV2, collate
+
+    ds = SomethingSomethingV2(
+        root, split, num_frames=frames, size=size, train=True, on_error="skip", decode_threads=1
+    )
+    rows = []
+    for workers in (0, 1, 2):
+        torch.manual_seed(0)
+        loader = DataLoader(ds, batch_size=batch, shuffle=True, num_workers=workers,
+                            collate_fn=collate, drop_last=True)  # fmt: skip
+        start = time.perf_counter()
+        it = iter(loader)
+        first = next(it)  # worker start-up and first decode
+        clips, t1 = len(first.video_id), time.perf_counter()
+        steady = 0
+        for _ in range(batches - 1):
+            b = next(it, None)
+            if b is None:
+                break
+            steady += len(b.video_id)
+        end = time.perf_counter()
+        del it
+        rows.append({"workers": workers, "clips": clips + steady, "startup_s": round(t1 - start, 2),
+                     "clips_per_s": round(steady / max(end - t1, 1e-9), 1),
+                     "clips_per_s_with_startup": round((clips + steady) / (end - start), 1)})  # fmt: skip
+    rows.append({"skipped": ds.error_report()["skipped"]})
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="tiny sizes: checks the script runs")
+    p.add_argument("--root", type=Path, help="an SSv2 root (default: generate a synthetic one)")
+    p.add_argument("--split", default="train")
+    p.add_argument("--videos", type=int, default=240, help="synthetic videos to generate")
+    p.add_argument("--box-videos", type=int, default=20000, help="videos in the box JSON for RSS")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--frames", type=int, default=8)
+    p.add_argument("--size", type=int, default=112)
+    p.add_argument("--batches", type=int, default=24, help="timed batches per worker count")
+    p.add_argument("--only", choices=("loader", "rss"), help="run one of the two measurements")
+    p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--index", help=argparse.SUPPRESS)
+    p.add_argument("parts", nargs="*", help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.child:
+        child(a.child, a.parts, a.index)
+        return
+    if a.quick:
+        a.videos, a.box_videos, a.batch, a.batches, a.size = 24, 200, 2, 3, 64
+
+    print(f"machine: {platform.machine()} {platform.processor() or ''} | {os.cpu_count()} CPUs | "
+          f"torch {torch.__version__} | {torch.get_num_threads()} threads | python {platform.python_version()}")  # fmt: skip
+    results: dict = {}
+    with tempfile.TemporaryDirectory(prefix="stgcn-bench-data-") as tmp:
+        tmp = Path(tmp)
+        root = a.root
+        if root is None and a.only != "rss":
+            from stgcn.data.synthetic import generate
+
+            root = tmp / "ssv2"
+            m = generate(root, a.videos, seed=0)
+            print(f"generated {a.videos} synthetic videos ({m.get('videos_per_s')} videos/s)")
+        if a.only != "rss":
+            results["loader"] = measure_loader(root, a.split, a.batch, a.frames, a.size, a.batches)
+            print(
+                f"\nDataLoader, batch {a.batch}, T={a.frames}, {a.size}x{a.size}, TSN, train transforms"
+            )
+            print(
+                f"{'workers':>8} {'clips':>6} {'start-up s':>11} {'clips/s':>8} {'incl. start-up':>15}"
+            )
+            for r in results["loader"][:-1]:
+                print(f"{r['workers']:>8} {r['clips']:>6} {r['startup_s']:>11} {r['clips_per_s']:>8} "
+                      f"{r['clips_per_s_with_startup']:>15}")  # fmt: skip
+            print(f"skipped: {results['loader'][-1]['skipped']}")
+
+        if a.only != "loader":
+            (tmp / "rss").mkdir()
+            results["rss"] = measure_rss(a.box_videos, tmp / "rss")
+            sizes = results["rss"][-1]
+            print(f"\nPeak RSS, {a.box_videos} videos of boxes: JSON {sizes['json_mib']} MiB in 4 parts, "
+                  f"index {sizes['index_mib']} MiB")  # fmt: skip
+            print(
+                f"{'process':>10} {'RSS after imports':>18} {'peak RSS':>9} {'extra':>7} {'seconds':>8}  (MiB)"
+            )
+            for r in results["rss"][:-1]:
+                print(f"{r['mode']:>10} {r['rss_before_mib']:>18} {r['peak_rss_mib']:>9} "
+                      f"{r['extra_mib']:>7} {r['seconds']:>8}")  # fmt: skip
+    print_json(results, a.json)
+
+
+def print_json(results: dict, path: Path | None) -> None:
+    """Write ``results`` to ``path`` as JSON (nothing when ``path`` is None)."""
+    if path is not None:
+        path.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
