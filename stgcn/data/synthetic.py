@@ -1,8 +1,9 @@
 """A synthetic Something-Something v2 dataset, written in the official layout.
 
-``generate(out_dir, num_videos, seed)`` renders short videos of a skin-coloured hand moving coloured,
-textured objects over textured backgrounds, with distractor objects, camera jitter, appearance jitter
-and noise, and writes them exactly as the real SSv2 + Something-Else release lays them out::
+``generate(out_dir, num_videos, seed)`` renders short videos of a skin-coloured hand moving
+coloured, textured objects over textured backgrounds, with distractor objects, camera jitter,
+appearance jitter and noise, and writes them exactly as the real SSv2 + Something-Else release lays
+them out::
 
     out_dir/labels/something-something-v2-labels.json          {"Moving something up": "5", ...}
     out_dir/labels/something-something-v2-{train,validation}.json
@@ -13,10 +14,11 @@ and noise, and writes them exactly as the real SSv2 + Something-Else release lay
     out_dir/synthetic_manifest.json                               written last: the "complete" mark
 
 The class of a video is carried only by the motion of the hand and the placeholder objects and by
-their relations over time. Object colours, shapes, names and sizes, the background, the video length,
-the distractors and the jitter are drawn from the same distributions for every class. The second
-class of each temporal-reversal pair is rendered as the first class's video played backwards (the
-same random draws, the frame order and the boxes reversed), so no single frame tells the two apart.
+their relations over time. Object colours, shapes, names and sizes, the background, the video
+length, the distractors and the jitter are drawn from the same distributions for every class. The
+second class of each temporal-reversal pair is rendered as the first class's video played backwards
+(the same random draws, the frame order and the boxes reversed), so no single frame tells the two
+apart.
 
 Run it from the command line with ``python -m stgcn.data.synthetic --out DIR --videos N --seed S``.
 """
@@ -94,7 +96,8 @@ CLASSES: tuple[SyntheticClass, ...] = (
         "temporal_reversal",
         "Pushing [something] from right to left",
         "The hand comes in from its entry edge, grips object 0 from above and slides it "
-        "horizontally to the right by 30-50% of the frame width, lets go and leaves the way it came.",
+        "horizontally to the right by 30-50% of the frame width, lets go and leaves the way it "
+        "came.",
     ),
     SyntheticClass(
         "Pushing [something] from right to left",
@@ -379,11 +382,9 @@ class _Scene:
         return np.array([dx, -obj_size[1] / 2 - 0.1 * self.hand_size[1]])
 
     def inside(self, centre: np.ndarray, size: np.ndarray, margin: float = 2.0) -> bool:
-        lo = centre - size / 2
-        hi = centre + size / 2
-        return bool(lo[0] >= margin and lo[1] >= margin) and bool(
-            hi[0] <= self.w - margin and hi[1] <= self.h - margin
-        )
+        """Whether an object of ``size`` at ``centre`` lies in the frame, ``margin`` px inside."""
+        lo, hi = centre - size / 2, centre + size / 2
+        return bool(np.all(lo >= margin) and np.all(hi <= np.array([self.w, self.h]) - margin))
 
     def place(self, size: np.ndarray, top: float = 0.3) -> np.ndarray:
         """A resting position (centre) for an object of ``size``: fully visible, below ``top``."""
@@ -402,14 +403,22 @@ class _Scene:
 
 def _contact(direction: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     """Centre distance along ``direction`` at which boxes of sizes ``a`` and ``b`` touch."""
-    half = (a + b) / 2
-    with np.errstate(divide="ignore"):
-        return float(np.min(half / np.maximum(np.abs(direction), 1e-9)))
+    return float(np.min((a + b) / 2 / np.maximum(np.abs(direction), 1e-9)))
+
+
+def _carry(
+    T: int, b: list[float], anchor: np.ndarray, start: np.ndarray, end: np.ndarray, grip: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Hand and object paths [T, 2] of one carry on timeline ``b``: the hand comes from
+    ``anchor``, grips the object at ``start``, carries it to ``end``, lets go and goes back."""
+    grips = [(b[k], p + grip) for k, p in zip((2, 3, 4, 5), (start, start, end, end), strict=True)]
+    hand = _path(T, [(b[1], anchor), *grips, (b[6], anchor)])
+    return hand, _path(T, [(b[3], start), (b[4], end)])
 
 
 def _scenario(scene: _Scene, template: str) -> tuple[np.ndarray, list[_Shape], list[str]]:
-    """The hand path [T, 2] and the placeholder objects (in drawing order, object 0 first in
-    role order) for a forward class; returns (hand, objects by role, drawing order of roles)."""
+    """Lay out a forward class: returns the hand path [T, 2], the placeholder objects (object 0,
+    object 1) and the order in which to draw their roles (back to front)."""
     rng, T, A = scene.rng, scene.t, scene.anchor
     for _ in range(100):  # rejection sampling of a layout that stays inside the frame
         b = _timeline(rng, T, 2 if template.endswith("closer to each other") else 1)
@@ -431,28 +440,15 @@ def _scenario(scene: _Scene, template: str) -> tuple[np.ndarray, list[_Shape], l
             if not (scene.inside(start, size) and scene.inside(end, size)):
                 continue
             g = scene.grip(size)
+            hand, obj = _carry(T, b, A, start, end, g)
             if template == "Pretending to pick [something] up":
-                obj = _path(T, [(0, start)])
-                hand = _path(
-                    T,
-                    [(b[1], A), (b[2], start + g), (b[3], start + g), (b[4], end + g),
-                     (b[5], end + g), (b[6], A)],
-                )  # fmt: skip
-            elif template == "Picking [something] up":
-                sway = rng.uniform(0.5, 1.5) * np.sin(
-                    2 * np.pi * np.arange(T) / rng.uniform(8, 16) + rng.uniform(0, 2 * np.pi)
-                )
-                obj = _path(T, [(b[3], start), (b[4], end)])
-                obj[:, 0] += np.where(np.arange(T) > b[4], sway, 0.0)
-                hand = _path(T, [(b[1], A), (b[2], start + g)])
-                hand = np.where((np.arange(T) >= b[3])[:, None], obj + g, hand)
-            else:
-                obj = _path(T, [(b[3], start), (b[4], end)])
-                hand = _path(
-                    T,
-                    [(b[1], A), (b[2], start + g), (b[3], start + g), (b[4], end + g),
-                     (b[5], end + g), (b[6], A)],
-                )  # fmt: skip
+                obj = _path(T, [(0, start)])  # the hand rises alone
+            elif template == "Picking [something] up":  # the hand keeps the object up
+                t = np.arange(T)
+                phase = 2 * np.pi * t / rng.uniform(8, 16) + rng.uniform(0, 2 * np.pi)
+                sway = rng.uniform(0.5, 1.5) * np.sin(phase) * np.clip((t - b[4]) / 4, 0, 1)
+                obj[:, 0] += sway
+                hand = np.where((t >= b[3])[:, None], obj + g, hand)
             return hand, [_object(rng, size, obj)], ["object 0"]
 
         big, small = scene.pair_sizes()
@@ -476,14 +472,8 @@ def _scenario(scene: _Scene, template: str) -> tuple[np.ndarray, list[_Shape], l
                 start1 = end1 + d * travel
                 if not all(scene.inside(p, s) for p, s in ((p0, s0), (end1, s1), (start1, s1))):
                     continue
-                g = scene.grip(s1)
+                hand, o1 = _carry(T, b, A, start1, end1, scene.grip(s1))
                 o0 = _path(T, [(0, p0)])
-                o1 = _path(T, [(b[3], start1), (b[4], end1)])
-                hand = _path(
-                    T,
-                    [(b[1], A), (b[2], start1 + g), (b[3], start1 + g), (b[4], end1 + g),
-                     (b[5], end1 + g), (b[6], A)],
-                )  # fmt: skip
                 objs = [_object(rng, s0, o0), _object(rng, s1, o1)]
                 return hand, objs, ["object 0", "object 1"]
             near = _contact(d, s0, s1) + scene.gap()
@@ -494,14 +484,8 @@ def _scenario(scene: _Scene, template: str) -> tuple[np.ndarray, list[_Shape], l
                     scene.inside(p1, s1) and scene.inside(end0, s0) and scene.inside(start0, s0)
                 ):
                     continue
-                g = scene.grip(s0)
-                o0 = _path(T, [(b[3], start0), (b[4], end0)])
+                hand, o0 = _carry(T, b, A, start0, end0, scene.grip(s0))
                 o1 = _path(T, [(0, p1)])
-                hand = _path(
-                    T,
-                    [(b[1], A), (b[2], start0 + g), (b[3], start0 + g), (b[4], end0 + g),
-                     (b[5], end0 + g), (b[6], A)],
-                )  # fmt: skip
             else:
                 frac = rng.uniform(0.4, 0.6)
                 start1 = fixed
@@ -916,26 +900,31 @@ def _readme(
         f"{counts['test'].get(c.template, 0)} | {c.rendering} |"
         for c in sorted(CLASSES, key=lambda c: int(labels[c.name]))
     )
+    seed, num_videos = params["seed"], params["num_videos"]
+    size = "{}x{}".format(*params["size"])
+    frames = "{}-{}".format(*params["frames"])
+    splits = tuple(params["splits"])
     return f"""# Synthetic Something-Something v2 (stgcn generator {GENERATOR_VERSION})
 
-Made by `stgcn.data.synthetic.generate` with seed {params["seed"]}: {params["num_videos"]} videos
-of {params["size"][0]}x{params["size"][1]} pixels (height x width) and {params["frames"][0]}-{params["frames"][1]} frames at {FPS} fps,
-split fractions (train, validation, test) = {tuple(params["splits"])}. The same seed, parameters and
-generator version give the same bytes (with the same libvpx build).
+Made by `stgcn.data.synthetic.generate` with seed {seed}: {num_videos} videos of {size} pixels
+(height x width) and {frames} frames at {FPS} fps, split fractions (train, validation, test) =
+{splits}. The same seed, parameters and generator version give the same bytes (with the same
+libvpx build).
 
 ## Layout (as the real release)
 
 - `labels/something-something-v2-labels.json`: template without brackets -> index (a string),
   indices alphabetical.
 - `labels/something-something-v2-{{train,validation}}.json`: `{{"id", "label", "template",
-  "placeholders"}}`; `label` is the template filled with the placeholders, first letter in lower case,
-  like the real files. `labels/something-something-v2-test.json`: ids only (the test classes are in
-  `{MANIFEST}`).
+  "placeholders"}}`; `label` is the template filled with the placeholders, first letter in lower
+  case, like the real files. `labels/something-something-v2-test.json`: ids only (the test
+  classes are in `{MANIFEST}`).
 - `20bn-something-something-v2/<id>.webm`: VP9 (yuv420p) in WebM at {FPS} fps.
-- `bounding_box_smthsmth_part{{1..4}}.json`: Something-Else boxes, `{{video_id: [entry per frame]}}`,
-  list position k = frame k+1; each entry has `name` ("<id>/0001.jpg"), `labels` (`box2d` x1, y1, x2,
-  y2 float pixels, `category`, `standard_category` "0000"/"0001"/"hand", `gt_annotation` "object 0"/
-  "object 1"/"object hand"), `gt_placeholders` and `nr_instances` (= number of labels in the entry).
+- `bounding_box_smthsmth_part{{1..4}}.json`: Something-Else boxes,
+  `{{video_id: [entry per frame]}}`, list position k = frame k+1; each entry has `name`
+  ("<id>/0001.jpg"), `labels` (`box2d` x1, y1, x2, y2 float pixels, `category`,
+  `standard_category` "0000"/"0001"/"hand", `gt_annotation` "object 0"/"object 1"/"object hand"),
+  `gt_placeholders` and `nr_instances` (= number of labels in the entry).
   Videos are spread over the four parts by id order.
 
 ## Classes
@@ -965,9 +954,9 @@ whether the object follows the hand. Classes are balanced within each split.
   the other and which one is random (except the cover in covering, always the larger). Names
   (`category`) are the colour and a noun, e.g. "red box", "green ball". Boxes are amodal: an
   occluded object (covered, or behind another) keeps its full box.
-- Other objects (not boxed, as in Something-Else): 0-1 static clutter object and 1-2 distractors that
-  move in a straight line at 0.2-1.2% of the short side per frame and bounce off the frame edges.
-  Together with the placeholders a video shows one to three objects plus the distractors.
+- Other objects (not boxed, as in Something-Else): 0-1 static clutter object and 1-2 distractors
+  that move in a straight line at 0.2-1.2% of the short side per frame and bounce off the frame
+  edges. Together with the placeholders a video shows one to three objects plus the distractors.
 - Camera jitter: an integer translation per frame (a slow sinusoid of random amplitude up to 3 px
   plus noise), applied to the background and to everything on it (boxes included).
 - Appearance jitter: per-frame, per-channel gain and offset (slow sinusoid plus flicker), then
