@@ -8,6 +8,7 @@ import torchvision
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from stgcn.layers.non_local import NonLocalGraphConv
 from stgcn.models.inflate import inflate_2d_weights, inflate_kernel
 from stgcn.models.resnet3d import (
     I3D_TEMPORAL_KERNELS,
@@ -84,7 +85,7 @@ def test_nonlocal_parameter_count() -> None:
     with META:
         nl = i3d_nl_r50(num_classes=400)
         i3d = i3d_r50(num_classes=400)
-    positions = [name for name, m in nl.named_modules() if name.endswith("nonlocal_block")]
+    positions = [name for name, m in nl.named_modules() if isinstance(m, NonLocalGraphConv)]
     assert positions == [f"layer2.{i}.nonlocal_block" for i in (1, 3)] + [
         f"layer3.{i}.nonlocal_block" for i in (1, 3, 5)
     ]
@@ -120,6 +121,14 @@ def test_nonlocal_output_shapes_tiny() -> None:
         clip = torch.randn(2, 3, 8, 32, 32)
         assert model.forward_features(clip).shape == (2, channels, 4, 2, 2)
         assert model(clip).shape == (2, 5)
+        # a new non-local block is the identity (BN scale 0); with scale 1 it changes the output,
+        # so the backbone really runs NonLocalGraphConv.forward_grid
+        with torch.no_grad():
+            before = model.forward_features(clip)
+            for m in model.modules():
+                if isinstance(m, NonLocalGraphConv):
+                    m.bn.weight.fill_(1.0)
+            assert not torch.allclose(model.forward_features(clip), before)
 
 
 @pytest.mark.parametrize(("res5_stride", "side"), [(2, 7), (1, 14)])
@@ -165,47 +174,62 @@ def test_inflation_report_and_errors() -> None:
         inflate_2d_weights(i3d_r18(num_classes=400, width=32), sd)
 
 
-def _boring_video_check(builder, interior: slice, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+def interior_feature_steps(model: ResNet3D, frames: int) -> range:
+    """Feature steps whose temporal receptive field lies inside a clip of ``frames`` frames.
+
+    With r_in = stem k//2 + sum of res2's k//2 (input-frame radius before the 2x temporal pool)
+    and r_p = sum of k//2 over res3..res5 (in pooled steps), feature step u sees input frames
+    [2u - 2 r_p - r_in, 2u + 1 + 2 r_p + r_in]. E.g. I3D-R18: r_in = 4, r_p = 3 -> [2u-10, 2u+11].
+    """
+    r_in = model.conv1.kernel_size[0] // 2 + sum(b.conv1.kernel_size[0] // 2 for b in model.layer1)
+    r_p = sum(b.conv1.kernel_size[0] // 2 for layer in (model.layer2, model.layer3, model.layer4)
+              for b in layer)  # fmt: skip
+    reach = r_in + 2 * r_p
+    return range((reach + 1) // 2, (frames - 2 - reach) // 2 + 1)
+
+
+@pytest.mark.parametrize(
+    ("builder", "net2d", "frames", "interior"),
+    [
+        (i3d_r18, torchvision.models.resnet18, 24, range(5, 7)),
+        (c2d_r18, torchvision.models.resnet18, 4, range(0, 2)),
+        (i3d_r50, torchvision.models.resnet50, 40, range(9, 11)),
+        (c2d_r50, torchvision.models.resnet50, 4, range(0, 2)),
+    ],
+)
+def test_boring_video_fixed_point(builder, net2d, frames: int, interior: range) -> None:
+    """One image repeated over T frames through the inflated network, in eval mode, gives the 2D
+    ResNet's feature map at every interior feature step, and its pooled features and logits.
+
+    Temporal padding is zeros (PySlowFast), so a feature step whose receptive field reaches past
+    a clip border sees zeros and is not a fixed point: only interior steps are compared, and the
+    C2D has no temporal kernels: every step is interior. ``interior`` is written out per case and checked against the derivation.
+    """
     torch.manual_seed(0)
-    net2d = torchvision.models.resnet18(num_classes=10)
+    net2d = net2d(num_classes=10)
     _randomise_bn(net2d)
     net2d.eval()
     net3d = builder(num_classes=10, res5_stride=2, dropout=0.0)
     report = inflate_2d_weights(net3d, net2d.state_dict())
     assert not report.missing and not report.skipped and not report.unexpected
     net3d.eval()
+    assert interior_feature_steps(net3d, frames) == interior
 
-    image = torch.randn(1, 3, 64, 64)
+    size = 64 if net3d.out_channels == 512 else 32
+    image = torch.randn(1, 3, size, size)
     clip = image.unsqueeze(2).expand(-1, -1, frames, -1, -1).contiguous()
     with torch.no_grad():
-        body2d = nn.Sequential(*list(net2d.children())[:-2])
-        feats2d = body2d(image)  # [1, 512, 2, 2]
-        feats3d = net3d.forward_features(clip)  # [1, 512, T', 2, 2]
-        for t in range(interior.start, interior.stop):
+        feats2d = nn.Sequential(*list(net2d.children())[:-2])(image)  # [1, C, h, w]
+        feats3d = net3d.forward_features(clip)  # [1, C, T', h, w]
+        assert feats3d.shape[2] == frames // 2
+        for t in interior:
             torch.testing.assert_close(feats3d[:, :, t], feats2d, rtol=1e-4, atol=1e-4)
-        pooled3d = net3d.pool(feats3d[:, :, interior])
-        torch.testing.assert_close(pooled3d, torch.flatten(net2d.avgpool(feats2d), 1), rtol=1e-4, atol=1e-4)  # fmt: skip
+        if interior.start > 0:
+            assert not torch.allclose(feats3d[:, :, 0], feats2d, atol=1e-3)
+        pooled3d = net3d.pool(feats3d[:, :, interior.start : interior.stop])
+        pooled2d = torch.flatten(net2d.avgpool(feats2d), 1)
+        torch.testing.assert_close(pooled3d, pooled2d, rtol=1e-4, atol=1e-4)
         torch.testing.assert_close(net3d.fc(pooled3d), net2d(image), rtol=1e-4, atol=1e-4)
-    return feats3d, feats2d
-
-
-def test_boring_video_fixed_point_i3d() -> None:
-    """One image repeated over T frames through the inflated I3D-R18 equals the 2D ResNet-18.
-
-    Temporal padding is zeros (PySlowFast), so only feature frames whose receptive field lies
-    inside the clip are fixed points. Receptive radius of feature step u in input frames:
-    stem 2 + res2 (2 blocks of k=3) 2 before the 2x pool, then res3..res5 one k=3 block each,
-    3 pooled steps = 6 input frames: u sees input frames [2u - 10, 2u + 11]. With T = 24 (T' = 12)
-    the interior steps are u = 5, 6.
-    """
-    feats3d, feats2d = _boring_video_check(i3d_r18, slice(5, 7), 24)
-    # the border steps do see the zero padding: the fixed point is really only interior
-    assert not torch.allclose(feats3d[:, :, 0], feats2d, atol=1e-3)
-
-
-def test_boring_video_fixed_point_c2d_every_frame() -> None:
-    """C2D has no temporal kernels: every feature frame equals the 2D ResNet's features."""
-    _boring_video_check(c2d_r18, slice(0, 2), 4)
 
 
 def test_macs_i3d_r50_paper_config_on_meta() -> None:
