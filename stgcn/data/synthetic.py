@@ -974,7 +974,7 @@ whether the object follows the hand. Classes are balanced within each split.
   classes, but never the two classes of a reversal pair.
 - The boxes are ground truth and their trajectories determine the class: measured once for
   generator 1.0 (1,400 videos of 96x128, 80/20 split, a two-layer MLP on box centres and sizes), the
-  boxes of 8 evenly spaced frames gave 98.9% top-1; the boxes of one random frame gave 34% (chance
+  boxes of 8 evenly spaced frames gave 99.3% top-1; the boxes of one random frame gave 34% (chance
   7%) and 44% between the two classes of a reversal pair (chance 50%). A model fed these boxes gets
   oracle object tracks, which the pixels alone do not give (the distractors are not boxed).
 - The templates are real SSv2 templates. "Putting [something] on top of [something]" is not one;
