@@ -253,6 +253,11 @@ def build_box_index(sources: Iterable[str | Path], index_path: str | Path) -> Bo
         if not p.is_file():
             raise FileNotFoundError(f"{p}: Something-Else box file not found")
     index_path = Path(index_path)
+    if not os.access(index_path.parent, os.W_OK):
+        raise PermissionError(
+            f"{index_path.parent}: missing or not writable, cannot hold the box index {index_path.name}; "
+            "give a writable path (box_index=... in SomethingSomethingV2)"
+        )
     tmp = index_path.with_name(f".{index_path.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     stats = dict.fromkeys(

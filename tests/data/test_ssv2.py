@@ -165,6 +165,8 @@ def test_boxes_options(root: Path, copy: Path):
     assert torch.equal(by_index[0].graph.box, ds[0].graph.box)
     none = SomethingSomethingV2(copy, "validation", num_frames=4, size=48, boxes=False)
     assert none[0].graph.num_nodes == 0
+    with pytest.raises(PermissionError, match="give a writable path"):
+        SomethingSomethingV2(copy, "validation", box_index=copy / "no" / "such" / "dir.sqlite")
     for f in copy.glob("bounding_box_smthsmth_part*.json"):
         f.unlink()
     with pytest.warns(UserWarning, match="no Something-Else box files"):
