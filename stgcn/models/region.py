@@ -81,13 +81,16 @@ def roi_features(
         ``[N, C]`` node features.
     """
     b, c, t, h, w = features.shape
-    maps = features.transpose(1, 2).reshape(b * t, c, h, w)
-    index = (batch * t + feature_frame).to(box.dtype)
-    rois = torch.cat([index[:, None], box], dim=1)
+    # roi_align wants one dtype for the map and the rois; a half/bfloat16 roi index is exact only
+    # up to 2048/256, so low-precision maps are read in float32
+    dtype = torch.promote_types(features.dtype, torch.float32)
+    maps = features.transpose(1, 2).reshape(b * t, c, h, w).to(dtype)
+    index = (batch * t + feature_frame).to(dtype)
+    rois = torch.cat([index[:, None], box.to(dtype)], dim=1)
     patches = roi_align(
         maps, rois, output_size, spatial_scale=spatial_scale, sampling_ratio=-1, aligned=True
     )
-    return patches.amax(dim=(2, 3))
+    return patches.amax(dim=(2, 3)).to(features.dtype)
 
 
 class RegionFeatures(nn.Module):
@@ -163,7 +166,7 @@ class RegionFeatures(nn.Module):
         keep_idx = keep.nonzero().flatten()
         batch = batch[keep_idx]
         frame_feat = frame_feat[keep_idx]
-        box = box[keep_idx].to(features.dtype)
+        box = box[keep_idx]
         x = roi_features(
             self.reduce(features), box, frame_feat, batch, 1.0 / self.feature_stride,
             self.output_size,
@@ -188,9 +191,9 @@ def node_batch(num_videos: int, batch: Tensor, num_frames: int, **node_attrs: Te
     out = Batch(_base_cls=VideoGraph, **node_attrs)
     out.batch = batch
     out.ptr = ptr
-    out.num_frames = torch.full((num_videos,), num_frames, dtype=torch.long)
+    out.num_frames = torch.full((num_videos,), num_frames, dtype=torch.long, device=batch.device)
     out._num_graphs = num_videos
     per_video = torch.arange(num_videos + 1)
-    out._slice_dict = {**{k: ptr for k in node_attrs}, "num_frames": per_video}
+    out._slice_dict = {**{k: ptr.cpu() for k in node_attrs}, "num_frames": per_video}
     out._inc_dict = {k: torch.zeros(num_videos, dtype=torch.long) for k in out._slice_dict}
     return out

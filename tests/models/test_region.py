@@ -148,3 +148,17 @@ def test_mismatched_boxes_and_frames_raise() -> None:
     # a lone VideoGraph (no batch vector) is one video
     on_even = VideoGraph(box=torch.tensor([[0.0, 0, 8, 8]]), frame=torch.tensor([2]))
     assert module(feats, on_even, num_frames=4).batch.tolist() == [0]
+
+
+def test_low_precision_map_keeps_roi_indices_exact() -> None:
+    """bfloat16 holds integers exactly only up to 256: roi indices must not be rounded."""
+    t_feat = 300
+    values = (torch.arange(t_feat) % 7).to(torch.bfloat16)
+    feats = values[None, None, :, None, None].expand(1, 2, t_feat, 2, 2).contiguous()
+    steps = torch.tensor([0, 255, 257, 299])
+    got = roi_features(
+        feats, torch.tensor([[0.0, 0, 32, 32]]).repeat(4, 1), steps, torch.zeros(4, dtype=torch.long),
+        1 / STRIDE,
+    )  # fmt: skip
+    assert got.dtype == torch.bfloat16
+    assert got[:, 0].tolist() == (steps % 7).float().tolist()
