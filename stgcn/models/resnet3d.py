@@ -302,7 +302,7 @@ class ResNet3D(nn.Module):
     def forward_features(self, clip: Tensor) -> Tensor:
         """Clip [B, 3, T, H, W] -> feature map [B, C, T', H', W'].
 
-        T' = T // ``temporal_stride``, H' = ceil(H / ``feature_stride``) for H divisible by 32.
+        T' = T // ``temporal_stride``; H' = H / ``feature_stride`` when H is a multiple of 32.
         """
         if clip.dim() != 5 or clip.shape[1] != 3:
             raise ValueError(f"ResNet3D: expected a clip [B, 3, T, H, W], got {tuple(clip.shape)}")
