@@ -105,9 +105,10 @@ def space_time_iou(
     # 0/0 (two zero-area boxes) means no overlap.
     iou = torch.nan_to_num(iou, nan=0.0)
     keep = mask[:, :-1, :, None] & mask[:, 1:, None, :] & (iou > iou_threshold)
-    src = dense_idx[:, :-1, :, None].expand_as(keep)[keep]
-    dst = dense_idx[:, 1:, None, :].expand_as(keep)[keep]
-    return torch.stack([src, dst]), iou[keep]
+    video, step, a, b = keep.nonzero(as_tuple=True)  # one nonzero; the rest is gathers
+    src = dense_idx[video, step, a]
+    dst = dense_idx[video, step + 1, b]
+    return torch.stack([src, dst]), iou[video, step, a, b]
 
 
 def row_normalize(edge_index: Tensor, edge_weight: Tensor, num_nodes: int | None = None) -> Tensor:
