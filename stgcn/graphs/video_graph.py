@@ -73,9 +73,8 @@ class VideoGraph(Data):
             return
         if box is None or frame is None:
             raise ValueError("VideoGraph needs both box [N, 4] and frame [N] (one is missing)")
-        box = torch.as_tensor(
-            box, dtype=torch.get_default_dtype() if not torch.is_tensor(box) else None
-        )
+        if not torch.is_tensor(box):  # lists of coordinates become float
+            box = torch.tensor(box, dtype=torch.get_default_dtype())
         if box.numel() == 0:
             box = box.reshape(0, 4)
         if box.dim() != 2 or box.size(1) != 4:

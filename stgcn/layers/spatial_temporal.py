@@ -30,8 +30,9 @@ class SpatialTemporalGraphConv(MessagePassing):
     :math:`N \times 2N` CSR matrix times :math:`[X W_f; X W_b]` interleaved per node
     (``torch.sparse.mm`` via ``message_and_aggregate``), rather than a gather/scatter over an
     edge list: on the CPU the edge list materialises an ``[E, C]`` message tensor and scatters
-    it, which measured 5-10x slower at the paper's sizes (``benchmarks/layers.py``, section
-    "propagation"). ``message()`` keeps the edge-list path valid (``propagate(index.flip(0), x=h,
+    it. Forward + backward on a busy 2-core CPU, one thread (``benchmarks/layers.py``, section
+    "propagation"): the CSR product was ~2x faster at the paper's size (N=1280, E=3.7k, C=512)
+    and ~15x at the large one (N=1600, E=17.8k), with 3-8x less peak memory. ``message()`` keeps the edge-list path valid (``propagate(index.flip(0), x=h,
     weight=value, size=(2N, N))`` with :meth:`adjacency`'s output) and gives the same numbers.
 
     Args:
