@@ -184,7 +184,8 @@ class SomethingSomethingV2(Dataset):
         flip: left/right flip with label swapping in training (off by default: SSv2 labels say
             left and right).
         transform: replaces the default transforms: ``(ClipBoxes, rng) -> ClipBoxes`` with
-            normalised frames; with ``views``, a function ``(crop_idx) -> transform``.
+            normalised frames; with ``num_crops > 1``, a function ``(crop_idx) -> transform``.
+            (In training, every crop view gets its own random draw of the one train transform.)
         on_error: ``"raise"`` or ``"skip"`` (see the module docstring).
         annotation_fps: frame rate of the box annotation (12 for Something-Else).
         decode_threads: FFmpeg threads per decoder (0 = FFmpeg's choice).
@@ -219,12 +220,8 @@ class SomethingSomethingV2(Dataset):
         if sampling not in ("tsn", "uniform", "dense"):
             raise ValueError(f"unknown sampling {sampling!r}; expected tsn, uniform or dense")
         self.root = Path(root)
-        self.split, self.num_frames, self.sampling, self.stride = (
-            split,
-            num_frames,
-            sampling,
-            stride,
-        )
+        self.split, self.num_frames = split, num_frames
+        self.sampling, self.stride = sampling, stride
         self.size, self.on_error, self.annotation_fps = size, on_error, annotation_fps
         self.train = split == "train" if train is None else train
         self.num_clips, self.num_crops = views
@@ -234,7 +231,12 @@ class SomethingSomethingV2(Dataset):
         self.video_ext, self.decode_threads = video_ext, decode_threads
 
         labels_file = self.labels_dir / "something-something-v2-labels.json"
-        self.labels: dict[str, int] = {k: int(v) for k, v in load_json(labels_file).items()}
+        labels = load_json(labels_file)
+        if not isinstance(labels, dict):
+            raise ValueError(
+                f"{labels_file}: expected {{template: index}}, got {type(labels).__name__}"
+            )
+        self.labels: dict[str, int] = {k: int(v) for k, v in labels.items()}
         self.classes = [t for t, _ in sorted(self.labels.items(), key=lambda kv: kv[1])]
         self.records, self.unknown_templates = self._read_split()
 
@@ -361,7 +363,7 @@ class SomethingSomethingV2(Dataset):
             video_id, boxes, times, frames.shape[1:3]
         )
         x = ClipBoxes.from_frames(frames, box, label)
-        x = self._transforms[crop_idx](x, rng)
+        x = self._transforms[crop_idx % len(self._transforms)](x, rng)
         bad["cropped_out"] = x.dropped
         self._dropped[index] = torch.tensor([bad.get(r, 0) for r in BOX_REASONS])
         graph = VideoGraph(
