@@ -75,6 +75,7 @@ class VideoReader:
         self._kept: dict[int, av.VideoFrame] = {}  # decoded frames that a read asked for
         self._times: list[float] = []  # times of every decoded frame
         self._tail: av.VideoFrame | None = None  # the last frame decoded
+        self._t0 = 0.0  # presentation time of the first frame
         self._decoder = None
         self._ended = False
         self.num_frames = self._estimate_num_frames()
@@ -117,7 +118,11 @@ class VideoReader:
                     break
                 k = len(self._times)
                 t = frame.time
-                self._times.append(k / (self.fps or 1.0) if t is None else t - self._start)
+                if t is None:  # no pts: assume a constant rate
+                    t = k / (self.fps or 1.0)
+                if k == 0:
+                    self._t0 = t  # times count from the first frame, as extracted JPEGs do
+                self._times.append(t - self._t0)
                 if keep is None or k in keep:
                     self._kept[k] = frame
                 self._tail = frame
