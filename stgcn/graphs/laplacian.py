@@ -93,7 +93,7 @@ def laplacian(
     dtype = edge_weight.dtype if edge_weight is not None else torch.get_default_dtype()
     index, value = get_laplacian(edge_index, edge_weight, normalization, dtype=dtype, num_nodes=n)
     if as_ == "torch":
-        return torch.sparse_coo_tensor(index, value, (n, n)).coalesce()
+        return torch.sparse_coo_tensor(index, value, (n, n), check_invariants=False).coalesce()
     return scipy.sparse.csr_matrix(
         (value.detach().cpu().double().numpy(), tuple(index.cpu().numpy())), shape=(n, n)
     )
