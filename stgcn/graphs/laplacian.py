@@ -124,7 +124,8 @@ def eigs(
     largest eigenpairs come from a dense ``eigh`` when N <= ``dense_max_nodes`` (or k >= N - 1),
     and from ``scipy.sparse.linalg.eigsh`` otherwise: shift-invert just below 0 for the
     smallest (Laplacians are PSD, so this converges fast and avoids factorising a singular
-    matrix), plain Lanczos for the largest. ``method`` forces one path.
+    matrix), plain Lanczos for the largest. ``method`` forces one path. The shift-invert for
+    ``"smallest"`` assumes a positive semi-definite matrix, as every :math:`L` and :math:`L^{sym}`.
 
     Args:
         matrix: [N, N] symmetric matrix as torch (dense or sparse), numpy or scipy sparse.
@@ -278,7 +279,10 @@ def normalized_adjacency(
 
 
 def _normalized_sparse(
-    adj_t: Tensor | SparseTensor, normalization: Propagation, add_self_loops: bool, dtype
+    adj_t: Tensor | SparseTensor,
+    normalization: Propagation,
+    add_self_loops: bool,
+    dtype: torch.dtype | None,
 ) -> Tensor | SparseTensor:
     """Normalise a sparse ``adj_t`` (row = target) through the ``edge_index`` path.
 

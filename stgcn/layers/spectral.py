@@ -13,7 +13,9 @@ from torch_geometric.utils import spmm
 
 from stgcn.graphs.laplacian import normalized_adjacency
 
-__all__ = ["SpectralGCNConv"]
+# No __all__ here: PyG compiles a fast propagate() for each layer from a template that runs
+# `from stgcn.layers.spectral import *` and needs the names in message()'s annotations (OptTensor);
+# an __all__ without them silently sends every call down the slower generic propagate().
 
 
 class SpectralGCNConv(MessagePassing):

@@ -198,3 +198,9 @@ def test_reset_parameters_reinitialises() -> None:
 def test_bad_normalize() -> None:
     with pytest.raises(ValueError, match="normalize"):
         SpectralGCNConv(4, 4, normalize="mean")
+
+
+def test_uses_pyg_compiled_propagate() -> None:
+    """PyG's template-generated propagate() is in use (same code path, same speed as GCNConv)."""
+    conv = SpectralGCNConv(4, 4)
+    assert conv.propagate.__module__ == "stgcn.layers.spectral_SpectralGCNConv_propagate"
