@@ -15,7 +15,9 @@ SHARED = REPO.parent / "shared"
 def shared_dir() -> Path:
     """The ../shared folder, or a skip with the reason when it is absent (a user's clone)."""
     if not (SHARED / "data").is_dir():
-        pytest.skip(f"../shared/data not found next to the repository ({SHARED}); it holds the test data")
+        pytest.skip(
+            f"../shared/data not found next to the repository ({SHARED}); it holds the test data"
+        )
     return SHARED
 
 
