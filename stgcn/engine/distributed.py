@@ -82,8 +82,11 @@ def all_reduce_sum(values: torch.Tensor) -> torch.Tensor:
     """
     out = values.detach().clone()
     if _active():
-        # gloo and nccl both reduce float64/int64; NCCL needs the tensor on the process's GPU.
+        device = out.device
+        if dist.get_backend() == "nccl" and device.type != "cuda":  # NCCL reduces GPU tensors only
+            out = out.to(torch.device("cuda", torch.cuda.current_device()))
         dist.all_reduce(out, op=dist.ReduceOp.SUM)
+        out = out.to(device)
     return out
 
 

@@ -366,13 +366,12 @@ def fit(
         history = state["history"]
         train_time = state["train_time"]
         if dist.is_main:  # the saved sums are already global; the other ranks add their own part
-            sums = state["epoch_sums"].clone()
+            sums = state["epoch_sums"].cpu().clone()
         set_rng_state(state["rng"])
     elif start_epoch:
         with warnings.catch_warnings():
-            warnings.simplefilter(
-                "ignore", UserWarning
-            )  # "scheduler.step() before optimizer.step()"
+            # fast-forwarding warns "lr_scheduler.step() before optimizer.step()"
+            warnings.simplefilter("ignore", UserWarning)
             for _ in range(start_epoch * steps_per_epoch):
                 scheduler.step()
         global_step = start_epoch * steps_per_epoch

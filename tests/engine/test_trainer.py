@@ -107,7 +107,7 @@ def test_resume_after_sigkill_mid_epoch_is_exact(tmp_path: Path) -> None:
     subprocess.run([sys.executable, str(RUN), "--out", str(ref), *common], env=ENV, check=True)
 
     proc = subprocess.Popen(
-        [sys.executable, str(RUN), "--out", str(cut), "--sleep", "0.01", *common], env=ENV
+        [sys.executable, str(RUN), "--out", str(cut), "--sleep", "0.03", *common], env=ENV
     )
     ckpt = cut / "checkpoint.pt"
     try:
