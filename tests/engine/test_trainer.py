@@ -223,3 +223,20 @@ def test_skipped_samples_are_left_out_and_counted() -> None:
     assert res.history[0]["skipped"] == 4  # indices 0, 5, 10, 15
     assert res.eval.report["num_videos"] == 8  # 10 videos, 0 and 5 skipped
     assert "vid0005" not in res.eval.video_ids
+
+
+def test_bfloat16_autocast_on_cpu_trains() -> None:
+    _, res = _fit(amp=True)
+    assert all(torch.isfinite(torch.tensor(h["train_loss"])) for h in res.history)
+    assert res.history[-1]["train_loss"] < res.history[0]["train_loss"]
+
+
+def test_start_epoch_skips_epochs_and_advances_the_schedule() -> None:
+    torch.manual_seed(0)
+    cfg = TrainConfig(epochs=3, batch_size=8, progress=False)
+    opt = OptimConfig(lr=0.1, schedule="multistep", milestones=[2], gamma=0.1)
+    res = fit(
+        ToyNet(), ToyVideos(16, seed=1), None, cfg, opt, collate_fn=toy_collate, start_epoch=2
+    )
+    assert [h["epoch"] for h in res.history] == [2]
+    assert res.history[0]["lr"] == pytest.approx(0.01)  # past the milestone at epoch 2
