@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -114,7 +116,14 @@ class SpatialTemporalGraphConv(MessagePassing):
         index, value = self.adjacency(
             edge_index, front_weight.to(h.dtype), back_weight.to(h.dtype), n
         )
-        adj = to_torch_csr_tensor(index, value, size=(n, 2 * n))
+        # The indices are valid by construction, so the invariant checks are off explicitly; the
+        # CSR "beta" notice is torch's, not something a user of this layer can act on.
+        with (
+            torch.sparse.check_sparse_tensor_invariants(enable=False),
+            warnings.catch_warnings(),
+        ):
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            adj = to_torch_csr_tensor(index, value, size=(n, 2 * n))
         out = self.propagate(adj, x=h, weight=None)
         if self.bias is not None:
             out = out + self.bias
