@@ -511,7 +511,7 @@ def build_data(
         box_index=box_index,
         on_error="skip",
     )
-    if dist.is_main and boxes:  # build the box index once, before the other ranks open it
+    if dist.is_main:  # build the box index once, before the other ranks open it
         SomethingSomethingV2(root, "validation", **common)
     barrier()
     train = SomethingSomethingV2(root, "train", **common)
