@@ -16,7 +16,7 @@ Examples::
 
     python benchmarks/ssv2.py                                    # the default CPU benchmark
     python benchmarks/ssv2.py --smoke --out /tmp/smoke           # CI-sized, well under a minute
-    python benchmarks/ssv2.py --model i3d_gcn --seeds 3          # the i3d_gcn vs i3d target
+    python benchmarks/ssv2.py --model i3d --model i3d_gcn --seeds 3   # the i3d_gcn vs i3d target
     torchrun --nproc_per_node 8 benchmarks/ssv2.py --preset paper --device cuda \\
         --data-root /data/ssv2 --boxes /data/bounding_box_smthsmth_part*.json --model i3d
     torchrun --nproc_per_node 8 benchmarks/ssv2.py --preset paper --device cuda \\
@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="benchmarks/ssv2.py",
         description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("Examples::")[1],
+        epilog="examples:" + __doc__.split("Examples::")[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     g = p.add_argument_group("what to run")
@@ -218,21 +218,52 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--seeds", type=int, default=1, help="number of seeds, seed .. seed+N-1 (default 1)"
     )
-    g.add_argument("--out", type=Path, default=Path("ssv2-results"), help="output folder")
+    g.add_argument(
+        "--out",
+        type=Path,
+        default=Path("ssv2-results"),
+        help="output folder (default ssv2-results)",
+    )
 
     g = p.add_argument_group("training (the seed's two-stream script conventions)")
     g.add_argument("--epochs", type=int, help="number of epochs (preset: cpu 8, smoke 1, paper 30)")
     g.add_argument(
-        "-b", "--batch-size", type=int, help="global mini-batch size, over all processes"
+        "-b",
+        "--batch-size",
+        type=int,
+        help="global mini-batch size, over all processes (preset: cpu 8, smoke 8, paper 64)",
     )
-    g.add_argument("--lr", "--learning-rate", type=float, dest="lr", help="peak learning rate")
-    g.add_argument("--wd", "--weight-decay", type=float, dest="weight_decay", help="weight decay")
-    g.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
-    g.add_argument("--warmup-epochs", type=float, help="linear warm-up length in epochs")
     g.add_argument(
-        "--schedule", choices=("cosine", "multistep"), help="learning-rate schedule after warm-up"
+        "--lr",
+        "--learning-rate",
+        type=float,
+        dest="lr",
+        help="peak learning rate (preset: cpu 0.05, paper 0.02)",
     )
-    g.add_argument("--milestones", type=float, nargs="*", help="multistep: epochs where lr is x0.1")
+    g.add_argument(
+        "--wd",
+        "--weight-decay",
+        type=float,
+        dest="weight_decay",
+        help="weight decay (preset: 1e-4)",
+    )
+    g.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
+    g.add_argument(
+        "--warmup-epochs",
+        type=float,
+        help="linear warm-up length in epochs (preset: cpu 0.5, paper 1)",
+    )
+    g.add_argument(
+        "--schedule",
+        choices=("cosine", "multistep"),
+        help="learning-rate schedule after warm-up (preset: cpu cosine, paper multistep)",
+    )
+    g.add_argument(
+        "--milestones",
+        type=float,
+        nargs="*",
+        help="multistep: epochs where lr is x0.1 (paper: 20 25)",
+    )
     g.add_argument(
         "--clip-grad", type=float, default=10.0, help="gradient-norm clipping (0: off; default 10)"
     )

@@ -47,6 +47,8 @@ def test_flags_override_the_preset() -> None:
     )  # fmt: skip
     assert preset.res5_stride == 1 and preset.views == (3, 3) and preset.sampling == "dense"
     assert mod.resolve(mod.build_parser().parse_args([])).frames == 8
+    strg = mod.build("i3d_nl_gcn", 174, preset)  # the paper preset's model builds
+    assert strg.graph_required and mod.count_parameters(strg) > 30e6
     with pytest.raises(SystemExit):
         mod.build_parser().parse_args(["--views", "2by3"])
 
