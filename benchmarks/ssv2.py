@@ -62,6 +62,7 @@ from stgcn.engine import (  # noqa: E402
 )
 from stgcn.engine.checkpoint import seed_everything  # noqa: E402
 from stgcn.engine.distributed import barrier, broadcast_object, cleanup_distributed  # noqa: E402
+from stgcn.models import count_parameters  # noqa: E402
 
 MODELS = ("i3d", "i3d_nl", "i3d_gcn", "i3d_nl_gcn", "c2d")
 TABLE4 = ("i3d", "i3d_nl", "i3d_gcn", "i3d_nl_gcn")
@@ -643,10 +644,6 @@ def count_gmacs(model: nn.Module, dataset: Dataset, device: torch.device) -> flo
         model(batch.clip.to(device), graph)
     model.train(was)
     return counter.get_total_flops() / 2e9
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 # ---------------------------------------------------------------------------------------------------
