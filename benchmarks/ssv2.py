@@ -917,7 +917,9 @@ def write_results(
         "runs": rows,
     }
     (out / f"{prefix}results.json").write_text(json.dumps(result, indent=1, default=float))
-    first = {r["model"]: r for r in reversed(rows)}  # the first seed of each model
+    first: dict[str, dict] = {}
+    for r in rows:  # the first seed of each model, in table order
+        first.setdefault(r["model"], r)
     if any(r["history"] for r in first.values()):
         plot_curves({n: r["history"] for n, r in first.items() if r["history"]}, out / "curves.png")
     for name, r in first.items():

@@ -1,4 +1,9 @@
-"""Training curves and confusion matrices as PNG files (matplotlib, Agg backend: no display needed)."""
+"""Training curves and confusion matrices as PNG files.
+
+Figures are built with :class:`matplotlib.figure.Figure` directly, not pyplot: nothing needs a
+display, and importing this module leaves the user's matplotlib backend alone (a notebook keeps its
+inline backend).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
 
 
 def plot_curves(
@@ -23,7 +26,8 @@ def plot_curves(
             recorded by :func:`stgcn.engine.trainer.fit`.
         path: the PNG to write.
     """
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    ax_loss, ax_acc = fig.subplots(1, 2)
     for (name, hist), color in zip(histories.items(), _colors(len(histories)), strict=True):
         epochs = [h["epoch"] + 1 for h in hist]
         ax_loss.plot(epochs, [h["train_loss"] for h in hist], color=color, label=name)
@@ -51,7 +55,8 @@ def plot_confusion(
     norm = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
     n = cm.shape[0]
     size = min(4 + 0.35 * n, 40)
-    fig, ax = plt.subplots(figsize=(size, size * 0.85))
+    fig = Figure(figsize=(size, size * 0.85))
+    ax = fig.subplots()
     im = ax.imshow(norm, vmin=0.0, vmax=1.0, cmap="Blues")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of the true class")
     names = list(class_names) if class_names is not None else [str(i) for i in range(n)]
@@ -67,14 +72,13 @@ def _short(name: str, width: int = 38) -> str:
 
 
 def _colors(n: int) -> list:
-    cmap = plt.get_cmap("tab10")
+    cmap = matplotlib.colormaps["tab10"]
     return [cmap(i % 10) for i in range(n)]
 
 
-def _save(fig, path: str | os.PathLike) -> Path:
+def _save(fig: Figure, path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
