@@ -36,16 +36,15 @@ def test_quick_run_writes_rows(backbone, tmp_path: Path, capsys: pytest.CaptureF
             str(out),
         ]  # fmt: skip
     )
-    assert "matmul peak" in capsys.readouterr().out
+    assert "fp32 peaks measured in this run: matmul" in capsys.readouterr().out
     result = json.loads(out.read_text())
     rows = result["rows"]
     assert [r["mode"] for r in rows] == ["fwd", "fwd+bwd", "fwd-fused"]
-    assert result["matmul_peak_gflops"] > 0
+    assert result["matmul_peak_gflops"] > 0 and result["conv_peak_gflops"] > 0
+    assert result["peak_gflops"] == max(result["matmul_peak_gflops"], result["conv_peak_gflops"])
     for r in rows:
         assert r["clips_per_s"] > 0
-        assert r["fraction_of_peak"] == pytest.approx(
-            r["gflop_per_s"] / result["matmul_peak_gflops"]
-        )
+        assert r["fraction_of_peak"] == pytest.approx(r["gflop_per_s"] / result["peak_gflops"])
     # the backward costs about twice the forward (input and weight gradients; none for the clip)
     assert 2.0 < rows[1]["gflop_per_clip"] / rows[0]["gflop_per_clip"] < 3.5
 
