@@ -46,9 +46,16 @@ def test_dense_attention_rectangular(score, normalize):
     torch.testing.assert_close(out, explicit(q, k, v, score, normalize))
 
 
+BATCHES = {
+    "unequal": [1, 1, 1, 3, 4, 4],  # videos 0 and 2 are empty: the padded path
+    "equal": [0, 0, 1, 1, 2, 2],  # one size for all: the reshape path
+}
+
+
+@pytest.mark.parametrize("layout", BATCHES)
 @pytest.mark.parametrize(("score", "normalize"), COMBOS)
-def test_complete_graph_attention_per_video_with_gradients(score, normalize):
-    batch = torch.tensor([1, 1, 1, 3, 4, 4])  # videos 0 and 2 are empty
+def test_complete_graph_attention_per_video_with_gradients(score, normalize, layout):
+    batch = torch.tensor(BATCHES[layout])
     q, k, v = (t.requires_grad_() for t in tensors(6, 6, score))
     out = complete_graph_attention(q, k, v, batch, score, normalize)
     for b in batch.unique():
