@@ -64,6 +64,16 @@ def dense_scores(query: Tensor, key: Tensor, score: str = "dot") -> Tensor:
     raise ValueError(f"score must be one of {SCORES}, got {score!r}")
 
 
+# Score-matrix entries above which the CPU uses the fused SDPA kernel: measured on 2 cores, the
+# explicit product won for region graphs (8 x 160 x 160 entries) and lost for non-local blocks on an
+# I3D grid (12,544 x 3,136 entries), where SDPA never materialises the matrix.
+_CPU_SDPA_MIN_ENTRIES = 1 << 22
+
+
+def _large(query: Tensor, key: Tensor) -> bool:
+    return query.shape[:-1].numel() * key.size(-2) >= _CPU_SDPA_MIN_ENTRIES
+
+
 def dense_attention(
     query: Tensor,
     key: Tensor,
@@ -76,8 +86,10 @@ def dense_attention(
 
     * ``dot`` + ``softmax`` runs :func:`torch.nn.functional.scaled_dot_product_attention`
       with ``scale=1.0`` (no :math:`1/\sqrt{d}`: the papers use the plain dot product) on
-      accelerators, for their fused kernels; on the CPU, where ``bmm`` + ``softmax`` measured
-      faster forward + backward (``benchmarks/layers.py``), the explicit product.
+      accelerators, for their fused kernels, and on the CPU when the score matrix is large (a
+      non-local block over an I3D grid); for the CPU's small per-video graphs ``bmm`` +
+      ``softmax`` measured faster forward + backward (``benchmarks/layers.py``,
+      ``benchmarks/backbone.py``).
     * ``dot`` + ``mean`` uses associativity, :math:`Q (K^\top V) / n`: :math:`O(N d^2)`
       time and no :math:`N \times M` matrix.
     * ``concat`` builds the :math:`N \times M` score matrix (scalars, not
@@ -103,7 +115,7 @@ def dense_attention(
             # An element without keys would give an all-masked row (NaN); it has no real
             # query, so let it attend to its padding instead.
             key_mask = key_mask | ~key_mask.any(dim=-1, keepdim=True)
-        if score == "dot" and query.device.type != "cpu":
+        if score == "dot" and (query.device.type != "cpu" or _large(query, key)):
             mask = None if key_mask is None else key_mask.unsqueeze(-2)
             return F.scaled_dot_product_attention(query, key, value, attn_mask=mask, scale=1.0)
         s = dense_scores(query, key, score)

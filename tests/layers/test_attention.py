@@ -96,3 +96,20 @@ def test_bad_names_raise():
         dense_attention(q, q, q, score="cosine")
     with pytest.raises(ValueError, match="normalize must be one of"):
         dense_attention(q, q, q, normalize="sum")
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_large_softmax_path_equals_explicit_product(masked):
+    """Past the size where the CPU switches to the fused SDPA kernel, the numbers do not change."""
+    import stgcn.layers.attention as attention
+
+    gen = torch.Generator().manual_seed(0)
+    n = 1 << 11  # n * n = 2^22 entries: at the switch
+    assert n * n >= attention._CPU_SDPA_MIN_ENTRIES
+    q, k, v = (torch.randn(1, n, 8, generator=gen) / 2 for _ in range(3))
+    mask = torch.rand(1, n, generator=gen) > 0.3 if masked else None
+    out = dense_attention(q, k, v, mask, "dot", "softmax")
+    s = q @ k.transpose(-1, -2)
+    if masked:
+        s = s.masked_fill(~mask[:, None, :], float("-inf"))
+    torch.testing.assert_close(out, torch.softmax(s, dim=-1) @ v, rtol=1e-5, atol=1e-5)
