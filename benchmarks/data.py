@@ -101,9 +101,10 @@ def child(mode: str, parts: list[str], index: str) -> None:
 
     from stgcn.data.boxes import BoxIndex, build_box_index  # same imports in every mode
 
-    before = _status_mib("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset VmHWM to the current RSS
+    # Read after the reset: the high-water mark can then never be below it.
+    before = _status_mib("VmRSS")
     start = time.perf_counter()
     scope = {"parts": parts, "index": index, "json": json, "random": _random}
     scope.update(BoxIndex=BoxIndex, build_box_index=build_box_index)
