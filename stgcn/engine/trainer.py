@@ -319,6 +319,20 @@ def fit(
     if cfg.batch_size % world:
         raise ValueError(f"batch_size {cfg.batch_size} is not divisible by the world size {world}")
     local_bs = cfg.batch_size // world
+
+    def validate(progress: bool = False) -> EvalResult:
+        return evaluate(
+            net,
+            val_set,
+            cfg.eval_batch_size or local_bs,
+            dist,
+            collate_fn,
+            cfg.workers,
+            class_groups,
+            cfg.amp,
+            progress=progress,
+        )
+
     steps_per_epoch = len(train_set) // cfg.batch_size
     if steps_per_epoch == 0:
         raise ValueError(
@@ -490,17 +504,7 @@ def fit(
         }
         last = epoch + 1 == cfg.epochs
         if val_set is not None and (last or (cfg.eval_every and (epoch + 1) % cfg.eval_every == 0)):
-            ev = evaluate(
-                net,
-                val_set,
-                cfg.eval_batch_size or local_bs,
-                dist,
-                collate_fn,
-                cfg.workers,
-                class_groups,
-                cfg.amp,
-                progress=show,
-            )
+            ev = validate(progress=show)
             entry.update(
                 val_loss=ev.loss, val_top1=ev.report["top1"], val_top5=ev.report.get("top5")
             )
@@ -520,16 +524,7 @@ def fit(
         checkpoint(epoch, 0, sums)
 
     if result.eval is None and val_set is not None:  # resumed from a finished run, or epochs == 0
-        result.eval = evaluate(
-            net,
-            val_set,
-            cfg.eval_batch_size or local_bs,
-            dist,
-            collate_fn,
-            cfg.workers,
-            class_groups,
-            cfg.amp,
-        )
+        result.eval = validate()
     if writer is not None:
         writer.close()
     return result
