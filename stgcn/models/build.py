@@ -2,7 +2,8 @@
 
 A plain dict of builder functions, ``MODELS``; every model is called as
 ``model(clip [B, 3, T, H, W], graph: Batch | None = None) -> logits [B, num_classes]`` and has a
-``graph_required`` attribute (``True`` for the ``*_gcn`` models, which need the boxes).
+``graph_required`` attribute (``True`` for the ``*_gcn`` and ``i3d_roi`` models, which need the
+boxes).
 
 =============  ==================================================================
 ``c2d``        C2D ResNet, global pooling
@@ -10,6 +11,7 @@ A plain dict of builder functions, ``MODELS``; every model is called as
 ``i3d_nl``     I3D ResNet with 5 non-local blocks (2 for R18), global pooling
 ``i3d_gcn``    STRG: I3D + region graph (similarity + spatial-temporal GCN)
 ``i3d_nl_gcn`` STRG: NL-I3D + region graph
+``i3d_roi``    ablation: STRG's boxes and RoIAlign nodes, mean-pooled with no graph
 =============  ==================================================================
 """
 
@@ -24,6 +26,7 @@ from torch import Tensor, nn
 
 from stgcn.layers.space_time_gcn import SpaceTimeGCN
 from stgcn.models.inflate import inflate_2d_weights
+from stgcn.models.region import RegionFeatures
 from stgcn.models.resnet3d import (
     ResNet3D,
     c2d_r18,
@@ -106,9 +109,15 @@ def _pooled(kind: str) -> Callable[[int, ModelConfig], nn.Module]:
     return build
 
 
-def _strg(kind: str) -> Callable[[int, ModelConfig], nn.Module]:
+def _strg(kind: str, graph: bool = True) -> Callable[[int, ModelConfig], nn.Module]:
     def build(num_classes: int, cfg: ModelConfig) -> nn.Module:
         backbone = _backbone(kind, cfg, None, 0.0)
+        dropout = 0.3 if cfg.dropout is None else cfg.dropout
+        if not graph:
+            region = RegionFeatures(
+                backbone.out_channels, cfg.region_channels, backbone.feature_stride
+            )
+            return STRG(backbone, None, num_classes, region=region, dropout=dropout)
         gcn = SpaceTimeGCN(
             cfg.region_channels,
             hidden_channels=cfg.gcn_hidden,
@@ -120,7 +129,6 @@ def _strg(kind: str) -> Callable[[int, ModelConfig], nn.Module]:
             residual=cfg.gcn_residual,
             joint=cfg.gcn_joint,
         )
-        dropout = 0.3 if cfg.dropout is None else cfg.dropout
         return STRG(backbone, gcn, num_classes, dropout=dropout)
 
     return build
@@ -132,6 +140,7 @@ MODELS: dict[str, Callable[[int, ModelConfig], nn.Module]] = {
     "i3d_nl": _pooled("i3d_nl"),
     "i3d_gcn": _strg("i3d"),
     "i3d_nl_gcn": _strg("i3d_nl"),
+    "i3d_roi": _strg("i3d", graph=False),
 }
 
 

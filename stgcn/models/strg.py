@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
+from torch_geometric.nn import global_mean_pool
 
 from stgcn.layers.space_time_gcn import SpaceTimeGCN
 from stgcn.models.region import RegionFeatures
@@ -27,13 +28,20 @@ class STRG(nn.Module):
     public stub); the graph branch is the mean of the GCN's node outputs per video
     (:meth:`SpaceTimeGCN.readout`, a zero vector for a video without boxes).
 
+    With ``gcn=None`` the graph branch is the mean of the RoIAlign node features themselves,
+    :math:`\tfrac{1}{N_b}\sum_{n \in b} X_n`: the same boxes and features with no graph
+    reasoning. That is the ``i3d_roi`` ablation of :func:`stgcn.models.build_model`, which tells
+    how much of STRG's gain comes from the graph and how much from pooling inside the boxes.
+
     Args:
         backbone: a :class:`ResNet3D`; its own classifier is not used and is replaced by
             ``Identity`` here, so every parameter of the model gets a gradient (DDP).
-        gcn: a :class:`SpaceTimeGCN` over the region nodes.
+        gcn: a :class:`SpaceTimeGCN` over the region nodes, or ``None`` for no graph (the nodes
+            are mean-pooled as they are).
         num_classes: outputs of the joint classifier.
         region: node reader; default ``RegionFeatures(backbone.out_channels, gcn.in_channels,
-            backbone.feature_stride)`` (the 1x1x1 conv 2048 -> 512 of the paper).
+            backbone.feature_stride)`` (the 1x1x1 conv 2048 -> 512 of the paper). Required when
+            ``gcn`` is ``None``.
         dropout: dropout on the global feature.
 
     Shapes: ``forward(clip [B, 3, T, H, W], graph)`` -> ``[B, num_classes]``, with ``graph`` a
@@ -46,26 +54,30 @@ class STRG(nn.Module):
     def __init__(
         self,
         backbone: ResNet3D,
-        gcn: SpaceTimeGCN,
+        gcn: SpaceTimeGCN | None,
         num_classes: int,
         region: RegionFeatures | None = None,
         dropout: float = 0.3,
     ) -> None:
         super().__init__()
         if region is None:
+            if gcn is None:
+                raise ValueError("STRG: without a GCN, pass the region reader (region=...)")
             region = RegionFeatures(backbone.out_channels, gcn.in_channels, backbone.feature_stride)
-        if region.in_channels != backbone.out_channels or region.out_channels != gcn.in_channels:
+        node_channels = region.out_channels if gcn is None else gcn.in_channels
+        if region.in_channels != backbone.out_channels or region.out_channels != node_channels:
             raise ValueError(
                 f"STRG: region features map {region.in_channels} -> {region.out_channels} "
                 f"channels, but the backbone gives {backbone.out_channels} and the GCN takes "
-                f"{gcn.in_channels}"
+                f"{node_channels}"
             )
+        graph_channels = region.out_channels if gcn is None else gcn.out_channels
         backbone.fc = nn.Identity()
         self.backbone = backbone
         self.region = region
         self.gcn = gcn
         self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(backbone.out_channels + gcn.out_channels, num_classes)
+        self.fc = nn.Linear(backbone.out_channels + graph_channels, num_classes)
         self.num_classes = num_classes
 
     def forward(self, clip: Tensor, graph: Data | None = None) -> Tensor:
@@ -78,6 +90,9 @@ class STRG(nn.Module):
         features = self.backbone.forward_features(clip)
         pooled = self.dropout(self.backbone.pool(features))
         nodes = self.region(features, graph, num_frames=clip.size(2))
-        h = self.gcn(nodes.x, nodes.box, nodes.frame, nodes.batch)
-        graph_feature = self.gcn.readout(h, nodes.batch, clip.size(0))
+        if self.gcn is None:
+            graph_feature = global_mean_pool(nodes.x, nodes.batch, size=clip.size(0))
+        else:
+            h = self.gcn(nodes.x, nodes.box, nodes.frame, nodes.batch)
+            graph_feature = self.gcn.readout(h, nodes.batch, clip.size(0))
         return self.fc(torch.cat([pooled, graph_feature], dim=1))

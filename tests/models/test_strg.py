@@ -31,7 +31,7 @@ def test_every_model_gives_logits(name: str) -> None:
     model = build_model(name, num_classes=5, frames=T, **TINY).eval()
     clip = torch.randn(2, 3, T, SIZE, SIZE)
     graph = _graph([torch.tensor([0.0, 0, 16, 16]), torch.tensor([8.0, 8, 30, 30])])
-    assert model.graph_required == name.endswith("_gcn")
+    assert model.graph_required == (name.endswith("_gcn") or name == "i3d_roi")
     assert isinstance(model, STRG if model.graph_required else ResNet3D)
     with torch.no_grad():
         assert model(clip, graph).shape == (2, 5)
@@ -82,6 +82,33 @@ def test_video_without_boxes_uses_global_branch_only() -> None:
         pooled = model.backbone.pool(model.backbone.forward_features(clip))
     zeros = torch.zeros(1, model.gcn.out_channels)
     torch.testing.assert_close(logits[0:1], model.fc(torch.cat([pooled[0:1], zeros], 1)))
+
+
+def test_roi_ablation_is_strg_without_the_graph() -> None:
+    """``i3d_roi``: the same backbone, boxes and RoIAlign nodes as ``i3d_gcn``, mean-pooled per
+    video with no graph: logits = fc([avgpool(F) || mean_n X_n])."""
+    torch.manual_seed(0)
+    model = build_model("i3d_roi", num_classes=4, frames=T, **TINY).eval()
+    assert model.gcn is None and model.fc.in_features == model.backbone.out_channels + 16
+    clip = torch.randn(3, 3, T, SIZE, SIZE)
+    boxes = [torch.tensor([0.0, 0, 16, 16]), torch.tensor([8.0, 4, 30, 20])]
+    graph = Batch.from_data_list(
+        [
+            VideoGraph(box=torch.cat([b.repeat(T, 1) for b in boxes]), frame=torch.arange(T).repeat(2)),
+            VideoGraph(box=torch.zeros(0, 4), frame=torch.zeros(0, dtype=torch.long)),
+            VideoGraph(box=boxes[1].repeat(T, 1), frame=torch.arange(T)),
+        ]
+    )  # fmt: skip
+    with torch.no_grad():
+        logits = model(clip, graph)
+        features = model.backbone.forward_features(clip)
+        nodes = model.region(features, graph, num_frames=T)
+        pooled = model.backbone.pool(features)
+    means = torch.stack([nodes.x[nodes.batch == b].mean(0) if (nodes.batch == b).any() else torch.zeros(16) for b in range(3)])  # fmt: skip
+    torch.testing.assert_close(logits, model.fc(torch.cat([pooled, means], 1)))
+    assert nodes.x.size(0) == (2 + 1) * T // model.backbone.temporal_stride
+    with pytest.raises(ValueError, match="region reader"):
+        STRG(model.backbone, None, 4)
 
 
 def test_inflate_from_state_dict() -> None:
