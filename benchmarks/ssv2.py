@@ -706,7 +706,7 @@ def run_one(
             class_groups=data.groups,
             amp=args.amp,
         )
-        history, train_time, eval_time = [], float("nan"), time.perf_counter() - tic
+        history, train_time, eval_time = [], None, time.perf_counter() - tic  # JSON null
     else:
         if dist.is_main:
             print(
@@ -761,12 +761,27 @@ def summarise(rows: list[dict]) -> dict[str, dict[str, float]]:
         }
         for key in ("top1", "top5", "train_time_s"):
             vals = [r[key] for r in mine]
+            if any(v is None for v in vals):  # not measured (--evaluate has no training time)
+                s[key], s[key + "_std"] = None, None
+                continue
             s[key] = statistics.fmean(vals)
             s[key + "_std"] = statistics.stdev(vals) if len(vals) > 1 else 0.0
         for g in mine[0]["groups"]:
             s["group_" + g] = statistics.fmean(r["groups"][g] for r in mine)
         out[name] = s
     return out
+
+
+def _no_nan(obj: Any) -> Any:
+    """``obj`` with every NaN float as ``None``: a class or group without validation videos has no
+    accuracy, and strict JSON (``null``, not ``NaN``) keeps results.json readable everywhere."""
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _no_nan(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_no_nan(v) for v in obj]
+    return obj
 
 
 def machine() -> dict[str, Any]:
@@ -896,6 +911,12 @@ def write_results(
                 else "over 3 seeds: not tested by this run (run --seeds 3)."
             )
         )
+    if "i3d_roi" in summary and "i3d_gcn" in summary:
+        graph_gain = summary["i3d_gcn"]["top1"] - summary["i3d_roi"]["top1"]
+        note += (
+            f"\n\ni3d_gcn - i3d_roi top-1: {graph_gain:+.1f} points: what the graph adds over "
+            "mean-pooling the same RoIAlign nodes."
+        )
     text = f"{header}\n\n{tab}\n\n{note}\n"
     print("\n" + text, flush=True)
     (out / f"{prefix}results.md").write_text(
@@ -918,7 +939,8 @@ def write_results(
         "paper_ssv1_top1": PAPER_SSV1_TOP1,
         "runs": rows,
     }
-    (out / f"{prefix}results.json").write_text(json.dumps(result, indent=1, default=float))
+    text = json.dumps(_no_nan(result), indent=1, default=float, allow_nan=False)
+    (out / f"{prefix}results.json").write_text(text)
     first: dict[str, dict] = {}
     for r in rows:  # the first seed of each model, in table order
         first.setdefault(r["model"], r)
