@@ -1,6 +1,6 @@
 """Speed and memory of the region-graph layers against a dense batched reference (jd730/STRG style).
 
-Four sections, printed as one table (``--json PATH`` writes the same rows):
+Five sections, printed as one table (``--json PATH`` writes the same rows):
 
 * ``layer``: ``SpaceTimeGCN`` (similarity + spatial-temporal branches, 3 layers, d -> d -> d)
   forward + backward, against the same function written as jd730/STRG's ``rgcn_models.py`` does
@@ -9,6 +9,8 @@ Four sections, printed as one table (``--json PATH`` writes the same rows):
   timing. It is handed its front/back adjacency precomputed (built by the loop below, outside the
   timed region); ``SpaceTimeGCN`` builds its IoU graph inside ``forward``, so its time includes
   graph construction. Target at the paper size: time ratio <= 1.0.
+* ``branch``: each branch of the paper-size layer alone (``graphs=(g,)``), the same comparison:
+  where the ``layer`` row's time goes.
 * ``st-memory``: the spatial-temporal branch alone (``graphs=("spatial_temporal",)``) against its
   dense form, B=2, K=25, d=64, at T = 16, 32, 64 frames: N and E grow like T, the dense
   adjacency like T^2. Its peak memory should follow E and N, not B*M^2. A line under the table
@@ -216,11 +218,17 @@ def fwd_bwd(module: torch.nn.Module, forward: Callable[[], Tensor]) -> Callable[
     return run
 
 
-def bench_layer(size: Size, repeats: int, seed: int, target: bool = False) -> Row:
+def bench_layer(
+    size: Size,
+    repeats: int,
+    seed: int,
+    target: bool = False,
+    graphs: tuple[str, ...] = ("similarity", "spatial_temporal"),
+) -> Row:
     torch.manual_seed(seed)
     inp = make_inputs(size, seed)
     d = size.channels
-    model = SpaceTimeGCN(d, d, d, num_layers=3, graphs=("similarity", "spatial_temporal")).train()
+    model = SpaceTimeGCN(d, d, d, num_layers=3, graphs=graphs).train()
     ref = DenseReference(model)
     front, back = loop_st_graph(inp["rois"])
     xd = inp["x"].view(size.videos, size.frames * size.boxes, d)
@@ -240,8 +248,11 @@ def bench_layer(size: Size, repeats: int, seed: int, target: bool = False) -> Ro
     edges = space_time_graph(inp["box"], inp["frame"], inp["batch"]).edge_index.size(1)
     met = ours_ms <= ref_ms if target else None
     m = size.frames * size.boxes
+    section, what = "layer", "SpaceTimeGCN fwd+bwd vs dense bmm"
+    if len(graphs) == 1:
+        section, what = "branch", f"{graphs[0]} alone, fwd+bwd vs dense"
     return Row(
-        "layer", size.name, "SpaceTimeGCN fwd+bwd vs dense bmm", ours_ms, ref_ms, ours_ms / ref_ms,
+        section, size.name, what, ours_ms, ref_ms, ours_ms / ref_ms,
         peak_mb(run_ours), peak_mb(run_ref), size.nodes, edges, size.videos * m * m,
         "time <= 1.0x at paper size" if met is not None else "", met,
     )  # fmt: skip
@@ -410,6 +421,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
         bench_layer(paper, repeats, args.seed, target=real),
         bench_layer(large, repeats, args.seed),
     ]
+    rows += [bench_layer(paper, repeats, args.seed, graphs=(g,)) for g in ("similarity", "spatial_temporal")]  # fmt: skip
     rows += [bench_st_memory(s, repeats, args.seed) for s in scaling]
     rows += [bench_propagation(s, repeats, args.seed) for s in (paper, large)]
     rows.append(bench_construction(large, repeats, args.seed, target=real))

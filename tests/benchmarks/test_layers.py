@@ -35,6 +35,8 @@ def test_quick_run_writes_rows(layers_bench, tmp_path: Path, capsys: pytest.Capt
     assert sections == [
         "layer",
         "layer",
+        "branch",
+        "branch",
         "st-memory",
         "st-memory",
         "propagation",
