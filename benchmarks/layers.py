@@ -24,7 +24,9 @@ Five sections, printed as one table (``--json PATH`` writes the same rows):
 
 Sizes: paper B=8 videos, T=16 frames, K=10 boxes per frame, d=512; large B=2, T=16, K=50. Boxes
 are K tracks per video drifting across the frame with jitter, so consecutive frames overlap like
-real detections. Times are medians of ``--repeats`` runs after 2 warm-ups (``time.perf_counter``).
+real detections. Times are medians of ``--repeats`` runs after 2 warm-ups (``time.perf_counter``);
+ours and the reference run in alternation (except the slow construction loop, timed after ours),
+so that a drift of the machine during the run falls on both alike.
 Peak memory is the highest total of live tensor bytes in one forward + backward, from PyTorch's
 profiler memory timeline (``profile(profile_memory=True, record_shapes=True, with_stack=True)``,
 ``export_memory_timeline``): tensors only (parameters, inputs, activations, gradients; not the
@@ -194,6 +196,24 @@ def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
     return statistics.median(times) * 1e3
 
 
+def paired_median_ms(
+    ours: Callable[[], object], ref: Callable[[], object], repeats: int, warmup: int = 2
+) -> tuple[float, float]:
+    """Medians (ms) of ``ours`` and ``ref`` timed in alternation, ours then ref, ``repeats`` times
+    each: a drift of the machine (another process, frequency, the allocator warming up) falls on
+    both sides alike instead of on whichever ran second."""
+    for _ in range(warmup):
+        ours()
+        ref()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeats):
+        for fn, out in ((ours, times[0]), (ref, times[1])):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return statistics.median(times[0]) * 1e3, statistics.median(times[1]) * 1e3
+
+
 def peak_mb(fn: Callable[[], object]) -> float:
     """Peak of live tensor bytes (MB) during one ``fn()``, from the profiler's memory timeline."""
     with profile(
@@ -244,7 +264,7 @@ def bench_layer(
     if diff > 1e-3:
         raise AssertionError(f"SpaceTimeGCN and the dense reference disagree by {diff:.2e}")
     run_ours, run_ref = fwd_bwd(model, ours), fwd_bwd(model, dense)
-    ours_ms, ref_ms = median_ms(run_ours, repeats), median_ms(run_ref, repeats)
+    ours_ms, ref_ms = paired_median_ms(run_ours, run_ref, repeats)
     edges = space_time_graph(inp["box"], inp["frame"], inp["batch"]).edge_index.size(1)
     met = ours_ms <= ref_ms if target else None
     m = size.frames * size.boxes
@@ -270,7 +290,7 @@ def bench_st_memory(size: Size, repeats: int, seed: int) -> Row:
     run_ref = fwd_bwd(model, lambda: ref(xd, front, back))
     edges = space_time_graph(inp["box"], inp["frame"], inp["batch"]).edge_index.size(1)
     m = size.frames * size.boxes
-    ours_ms, ref_ms = median_ms(run_ours, repeats), median_ms(run_ref, repeats)
+    ours_ms, ref_ms = paired_median_ms(run_ours, run_ref, repeats)
     return Row(
         "st-memory", size.name, f"spatial-temporal branch, K={size.boxes} d={d}",
         ours_ms, ref_ms, ours_ms / ref_ms, peak_mb(run_ours), peak_mb(run_ref),
@@ -306,7 +326,7 @@ def bench_propagation(size: Size, repeats: int, seed: int) -> Row:
 
         return go
 
-    ours_ms, ref_ms = median_ms(run(csr), repeats), median_ms(run(edge_list), repeats)
+    ours_ms, ref_ms = paired_median_ms(run(csr), run(edge_list), repeats)
     return Row(
         "propagation", size.name, "CSR spmm vs gather/scatter (ref)", ours_ms, ref_ms,
         ours_ms / ref_ms, peak_mb(run(csr)), peak_mb(run(edge_list)), n, g.edge_index.size(1),
