@@ -26,6 +26,7 @@ Run it from the command line with ``python -m stgcn.data.synthetic --out DIR --v
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import multiprocessing
@@ -55,6 +56,19 @@ __all__ = [
 ]
 
 GENERATOR_VERSION = "1.0"
+
+
+def _source_digest() -> str:
+    """SHA-256 of this module's source: a reused dataset must come from this very generator. A
+    version string alone let a set rendered by an earlier revision of the same version pass as
+    current (it happened during development); any edit here now regenerates."""
+    try:
+        return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    except OSError:  # no source file (frozen install): fall back to the version alone
+        return GENERATOR_VERSION
+
+
+GENERATOR_SOURCE = _source_digest()
 FPS = 12
 LABELS_DIR = "labels"
 VIDEOS_DIR = "20bn-something-something-v2"
@@ -995,6 +1009,8 @@ def _same_dataset(out: Path, params: dict[str, Any]) -> dict[str, Any] | None:
         return None
     if not manifest.get("complete") or manifest.get("generator_version") != GENERATOR_VERSION:
         return None
+    if manifest.get("generator_source") != GENERATOR_SOURCE:
+        return None
     if manifest.get("params") != params:
         return None
     for rel, nbytes in manifest["files"].items():
@@ -1144,6 +1160,7 @@ def generate(
     manifest = {
         "complete": True,
         "generator_version": GENERATOR_VERSION,
+        "generator_source": GENERATOR_SOURCE,
         "params": params,
         "classes": [
             {

@@ -260,6 +260,20 @@ def test_complete_dataset_is_reused_and_partial_one_regenerated(tmp_path: Path):
     ]
 
 
+def test_a_set_from_another_generator_revision_is_regenerated(tmp_path: Path):
+    """Same version string and parameters, but rendered by other generator source: not reused."""
+    root = tmp_path / "d"
+    first = _make(root, num_videos=3)
+    assert first["generator_source"] == S.GENERATOR_SOURCE and len(S.GENERATOR_SOURCE) == 64
+    manifest_path = root / "synthetic_manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["generator_source"] = "0" * 64  # as if written by an earlier edit of this module
+    manifest_path.write_text(json.dumps(manifest))
+    again = _make(root, num_videos=3)
+    assert not again.get("reused") and again["files"] == first["files"]
+    assert json.loads(manifest_path.read_text())["generator_source"] == S.GENERATOR_SOURCE
+
+
 def test_refuses_a_folder_that_is_not_its_own(tmp_path: Path):
     (tmp_path / "notes.txt").write_text("keep me")
     with pytest.raises(FileExistsError, match="not empty"):
