@@ -988,11 +988,11 @@ whether the object follows the hand. Classes are balanced within each split.
   classes, but never the two classes of a reversal pair.
 - The boxes are ground truth and their trajectories determine the class. `benchmarks/box_oracle.py`
   (a two-layer MLP on the box coordinates of the 8 frames the default benchmark samples, no pixels)
-  gives 96.1 +- 1.0% validation top-1 over 3 seeds on the default set of 1,875 videos (chance 7%).
-  An earlier one-off check (generator 1.0, 1,400 videos, a script not kept) gave 99.3% from 8
-  frames, 34% from the boxes of one random frame, and 44% between the two classes of a reversal pair
-  (chance 50%). A model fed these boxes gets
-  oracle object tracks, which the pixels alone do not give (the distractors are not boxed).
+  gives 96.0 +- 0.9% validation top-1 over 3 seeds on the default set of 1,875 videos (chance 7%).
+  An earlier one-off check (an earlier revision of generator 1.0, 1,400 videos, a script not kept)
+  gave 99.3% from 8 frames, 34% from the boxes of one random frame, and 44% between the two classes
+  of a reversal pair (chance 50%). A model fed these boxes gets oracle object tracks, which the
+  pixels alone do not give (the distractors are not boxed).
 - The templates are real SSv2 templates. "Putting [something] on top of [something]" is not one;
   "Putting [something] onto [something]" is used instead.
 """
