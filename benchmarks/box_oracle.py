@@ -39,17 +39,15 @@ def box_vector(sample: Sample, frames: int, objects: int, size: int) -> Tensor:
     """``[frames * (1 + objects) * 5]``: per frame, the hand's slot then one slot per object
     track, each (x1, y1, x2, y2) / size and a presence flag; empty slots are zeros."""
     g = sample.graph
-    out = torch.zeros(frames, 1 + objects, 5)
     track = getattr(g, "track", None)
-    for n in range(g.box.size(0)):
-        if g.category[n] == HAND:
-            slot = 0
-        elif track is not None and 0 <= int(track[n]) < objects:
-            slot = 1 + int(track[n])
-        else:
-            continue
-        out[int(g.frame[n]), slot, :4] = g.box[n] / size
-        out[int(g.frame[n]), slot, 4] = 1.0
+    if track is None:
+        track = torch.full_like(g.frame, -1)
+    slot = torch.where(g.category == HAND, 0, track + 1)  # hand 0, object track k at k + 1
+    keep = (g.category == HAND) | ((track >= 0) & (track < objects))
+    out = torch.zeros(frames, 1 + objects, 5)
+    out[g.frame[keep], slot[keep]] = torch.cat(
+        [g.box[keep] / size, torch.ones(int(keep.sum()), 1)], dim=1
+    )
     return out.flatten()
 
 
