@@ -557,7 +557,8 @@ def model_arguments(preset: Preset) -> dict[str, Any]:
 def build(
     name: str, num_classes: int, preset: Preset, inflate_from: Path | None = None
 ) -> nn.Module:
-    return build_model(name, num_classes, **model_arguments(preset), inflate_from=inflate_from)
+    kwargs = {**model_arguments(preset), "inflate_from": inflate_from}
+    return build_model(name, num_classes, **kwargs)
 
 
 def run_one(
