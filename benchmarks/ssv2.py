@@ -525,8 +525,16 @@ def build_data(args: argparse.Namespace, preset: Preset, dist: DistInfo) -> Data
     val = SomethingSomethingV2(root, "validation", views=clips.views, **common)
     classes = list(train.classes)
     if clips.cache_clips:
-        what = [str(Path(root).resolve()), _dataset_signature(root), preset.model.frames,
-                clips.sampling, clips.stride, clips.size, clips.views, CACHE_FORMAT]  # fmt: skip
+        what = [
+            str(Path(root).resolve()),
+            _dataset_signature(root),
+            preset.model.frames,
+            clips.sampling,
+            clips.stride,
+            clips.size,
+            clips.views,
+            CACHE_FORMAT,
+        ]
         key = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
         cache = args.cache_dir / "clips"
         train_eval = SomethingSomethingV2(root, "train", train=False, **common)
@@ -599,8 +607,15 @@ def run_one(
         if resume is not None:
             model.load_state_dict(load_checkpoint(resume)["model"])
         tic = time.perf_counter()
-        ev = evaluate(model, data.val, max(1, cfg.batch_size // dist.world_size), dist,
-                      workers=cfg.workers, class_groups=data.groups, amp=args.amp)  # fmt: skip
+        ev = evaluate(
+            model,
+            data.val,
+            max(1, cfg.batch_size // dist.world_size),
+            dist,
+            workers=cfg.workers,
+            class_groups=data.groups,
+            amp=args.amp,
+        )
         history, train_time, eval_time = [], None, time.perf_counter() - tic  # JSON null
     else:
         if dist.is_main:
@@ -609,11 +624,23 @@ def run_one(
                 flush=True,
             )
         # what rebuilds the model from the checkpoint alone: build_model(name, **arguments)
-        rebuild = {"model_name": name, "model_config": model_arguments(preset),
-                   "classes": list(data.classes)}  # fmt: skip
-        res = fit(model, data.train, data.val, cfg, preset.optim, dist=dist,
-                  class_groups=data.groups, resume=resume, start_epoch=args.start_epoch,
-                  extra_state=rebuild)  # fmt: skip
+        rebuild = {
+            "model_name": name,
+            "model_config": model_arguments(preset),
+            "classes": list(data.classes),
+        }
+        res = fit(
+            model,
+            data.train,
+            data.val,
+            cfg,
+            preset.optim,
+            dist=dist,
+            class_groups=data.groups,
+            resume=resume,
+            start_epoch=args.start_epoch,
+            extra_state=rebuild,
+        )
         ev, history, train_time = res.eval, res.history, res.train_time
         eval_time = None  # not timed apart: fit() runs the final evaluation
     report = ev.report

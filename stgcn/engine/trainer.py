@@ -135,8 +135,17 @@ def fit(
     Returns:
         :class:`FitResult` (identical on every process).
     """
-    run = _Run(model, train_set, val_set, cfg, optim_cfg, dist or DistInfo(), collate_fn,
-               class_groups, extra_state)  # fmt: skip
+    run = _Run(
+        model,
+        train_set,
+        val_set,
+        cfg,
+        optim_cfg,
+        dist or DistInfo(),
+        collate_fn,
+        class_groups,
+        extra_state,
+    )
     if resume is not None:
         run.restore(resume)
     elif start_epoch:
@@ -261,8 +270,9 @@ class _Run:
         cfg, device, epoch = self.cfg, self.dist.device, self.epoch
         train_mode(self.net)
         self.sampler.set_epoch(epoch, skip=self.step_in_epoch * self.local_bs)
-        loader = make_loader(self.train_set, self.sampler, self.local_bs, cfg.workers,
-                             self.collate_fn, True, device)  # fmt: skip
+        loader = make_loader(
+            self.train_set, self.sampler, self.local_bs, cfg.workers, self.collate_fn, True, device
+        )
         bar = tqdm(
             total=self.steps_per_epoch,
             initial=self.step_in_epoch,
@@ -286,8 +296,11 @@ class _Run:
             lr = self.optimizer.param_groups[0]["lr"]
             if self.show:
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}",
-                                clips_s=f"{n * self.dist.world_size / max(elapsed, 1e-9):.1f}")  # fmt: skip
+                bar.set_postfix(
+                    loss=f"{loss:.3f}",
+                    lr=f"{lr:.2e}",
+                    clips_s=f"{n * self.dist.world_size / max(elapsed, 1e-9):.1f}",
+                )
             if self.writer is not None:
                 self.writer.add_scalar("train/loss", loss, self.global_step)
                 self.writer.add_scalar("train/lr", lr, self.global_step)
@@ -358,9 +371,17 @@ class _Run:
 
     def validate(self, progress: bool = False) -> EvalResult:
         """:func:`evaluate` on the validation set with the run's batch size, workers and AMP."""
-        return evaluate(self.net, self.val_set, self.cfg.eval_batch_size or self.local_bs,
-                        self.dist, self.collate_fn, self.cfg.workers, self.class_groups,
-                        self.cfg.amp, progress=progress)  # fmt: skip
+        return evaluate(
+            self.net,
+            self.val_set,
+            self.cfg.eval_batch_size or self.local_bs,
+            self.dist,
+            self.collate_fn,
+            self.cfg.workers,
+            self.class_groups,
+            self.cfg.amp,
+            progress=progress,
+        )
 
     def _log(self, entry: dict) -> None:
         msg = ", ".join(f"{k} {v:.4g}" for k, v in entry.items() if isinstance(v, float))
