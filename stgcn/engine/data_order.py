@@ -27,6 +27,8 @@ from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 from stgcn.engine.seeding import derive_seed
 
+__all__ = ["ResumableSampler", "SeededDataset", "batched"]
+
 
 class SeededDataset(Dataset):
     """``dataset[index]`` with python/numpy/torch seeded from the key ``(index, sample_seed)``."""

@@ -39,3 +39,15 @@ def test_the_rest_of_the_package_imports_without_it() -> None:
     )
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
+
+
+def test_every_listed_name_exists() -> None:
+    import importlib
+
+    import stgcn.engine
+
+    for module in ("checkpoint", "data_order", "distributed", "evaluation", "forward", "metrics",
+                   "optim", "plots", "seeding", "trainer"):  # fmt: skip
+        mod = importlib.import_module(f"stgcn.engine.{module}")
+        assert mod.__all__ and all(hasattr(mod, name) for name in mod.__all__), module
+    assert all(hasattr(stgcn.engine, name) for name in stgcn.engine.__all__)
