@@ -30,28 +30,22 @@ from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
+from _machine import cpu_name
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torch.utils.flop_counter import FlopCounterMode
 
-from stgcn.models.resnet3d import (
-    ResNet3D,
-    c2d_r18,
-    c2d_r50,
-    count_parameters,
-    i3d_nl_r18,
-    i3d_nl_r50,
-    i3d_r18,
-    i3d_r50,
-)
+from stgcn.models import resnet3d as r3d
+from stgcn.models.complexity import count_parameters
+from stgcn.models.resnet3d import ResNet3D
 
 VARIANTS: dict[str, Callable[..., ResNet3D]] = {
-    "c2d_r18": c2d_r18,
-    "i3d_r18": i3d_r18,
-    "i3d_nl_r18": i3d_nl_r18,
-    "c2d_r50": c2d_r50,
-    "i3d_r50": i3d_r50,
-    "i3d_nl_r50": i3d_nl_r50,
+    "c2d_r18": r3d.c2d_r18,
+    "i3d_r18": r3d.i3d_r18,
+    "i3d_nl_r18": r3d.i3d_nl_r18,
+    "c2d_r50": r3d.c2d_r50,
+    "i3d_r50": r3d.i3d_r50,
+    "i3d_nl_r50": r3d.i3d_nl_r50,
 }
 PAPER_VARIANTS = ("c2d_r50", "i3d_r50", "i3d_nl_r50")
 FORMATS = {"contiguous": torch.contiguous_format, "channels_last_3d": torch.channels_last_3d}
@@ -270,7 +264,7 @@ def main(argv: list[str] | None = None) -> None:
     formats = list(FORMATS) if args.memory_format == "both" else [args.memory_format]
     machine = {
         "machine": platform.machine(),
-        "processor": platform.processor() or platform.platform(),
+        "processor": cpu_name(),
         "cpus": os.cpu_count(),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,

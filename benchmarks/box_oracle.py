@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from _machine import cpu_name
 from torch import Tensor, nn
 
 from stgcn.data.ssv2 import Sample, SomethingSomethingV2
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     classes = int(max(y.max(), yv.max())) + 1
     read = time.perf_counter() - tic
     tops = [train_mlp(x, y, xv, yv, classes, s, a.epochs) for s in range(a.seeds)]
-    print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+    print(f"machine: {cpu_name()}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; {a.data_root}")  # fmt: skip
     print(f"{len(y)} train / {len(yv)} validation videos, {classes} classes, "
           f"{x.size(1)} box features per video (read in {read:.1f} s)")  # fmt: skip

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import time
@@ -30,8 +29,8 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-import torch_geometric
 import torch_geometric.transforms as T
+from _machine import machine
 from torch import Tensor, nn
 from torch_geometric.data import Data
 from torch_geometric.datasets import Planetoid
@@ -231,29 +230,6 @@ def train_interleaved(
         for t in trainers[epoch % 2 :] + trainers[: epoch % 2]:
             t.step()
     return {t.result.conv: t.result for t in trainers}
-
-
-def machine() -> dict[str, str | int]:
-    """Platform, CPU model, thread count and library versions for the report."""
-    cpu = platform.processor() or "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    info: dict[str, str | int] = {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu": cpu,
-        "cpu_count": os.cpu_count() or 0,
-        "torch": torch.__version__,
-        "torch_geometric": torch_geometric.__version__,
-        "threads": torch.get_num_threads(),
-    }
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name()
-    return info
 
 
 def summary(results: list[RunResult]) -> dict[str, float]:

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import torch
+from _machine import cpu_name
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -165,17 +166,6 @@ def measure_loader(root: Path, split: str, batch: int, frames: int, size: int, b
     return rows
 
 
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass  # not Linux: fall back to what platform knows
-    return f"{platform.machine()} {platform.processor()}".strip()
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny sizes: checks the script runs")
@@ -199,7 +189,7 @@ def main() -> None:
     if a.quick:
         a.videos, a.box_videos, a.batch, a.batches, a.size = 24, 200, 2, 3, 64
 
-    print(f"machine: {_cpu_name()} | {os.cpu_count()} CPUs | "
+    print(f"machine: {cpu_name()} | {os.cpu_count()} CPUs | "
           f"torch {torch.__version__} | {torch.get_num_threads()} threads | python {platform.python_version()}")  # fmt: skip
     results: dict = {}
     with tempfile.TemporaryDirectory(prefix="stgcn-bench-data-") as tmp:

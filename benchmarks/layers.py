@@ -59,6 +59,7 @@ import torch
 import torch.nn.functional as F
 import torch_geometric
 import torch_geometric.typing
+from _machine import cpu_name
 from torch import Tensor
 from torch.profiler import ProfilerActivity, profile
 from torchvision.ops import box_iou
@@ -359,15 +360,6 @@ def bench_construction(size: Size, repeats: int, seed: int, target: bool = False
 
 # ---------------------------------------------------------------------------------------------
 # report
-
-
-def cpu_name() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def environment() -> dict[str, object]:

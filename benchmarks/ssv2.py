@@ -32,38 +32,50 @@ import hashlib
 import json
 import math
 import os
-import platform
 import statistics
 import sys
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
-from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch import nn
+from torch.utils.data import Dataset
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(REPO))
 
+from _machine import machine  # noqa: E402
+
+from stgcn.data.cached import FORMAT as CACHE_FORMAT  # noqa: E402
+from stgcn.data.cached import CachedClips  # noqa: E402
 from stgcn.engine import (  # noqa: E402
     DistInfo,
     OptimConfig,
     TrainConfig,
+    barrier,
+    broadcast_object,
+    cleanup_distributed,
     evaluate,
     fit,
     init_distributed,
     load_checkpoint,
+    model_inputs,
     plot_confusion,
     plot_curves,
-    save_checkpoint,
+    seed_everything,
     write_predictions,
 )
-from stgcn.engine.checkpoint import seed_everything  # noqa: E402
-from stgcn.engine.distributed import barrier, broadcast_object, cleanup_distributed  # noqa: E402
-from stgcn.models import count_parameters  # noqa: E402
+from stgcn.models import (  # noqa: E402
+    ModelConfig,
+    build_model,
+    count_gmacs,
+    count_parameters,
+    init_from,
+)
 
 MODELS = ("i3d", "i3d_nl", "i3d_gcn", "i3d_nl_gcn", "c2d", "i3d_roi")
 TABLE4 = ("i3d", "i3d_nl", "i3d_gcn", "i3d_nl_gcn")
@@ -72,106 +84,133 @@ PAPER_SSV1_TOP1 = {"i3d": 41.6, "i3d_nl": 44.4, "i3d_gcn": 43.3, "i3d_nl_gcn": 4
 I3D backbones, 32 frames at 224 px. Another dataset and another scale: shown for the ordering only."""
 
 
-@dataclass
-class Preset:
-    """One configuration of data, model and budget; command-line flags override single fields."""
+@dataclass(frozen=True)
+class Clips:
+    """What the dataset reads (the clip length is ``ModelConfig.frames``) and the generated set."""
 
-    frames: int
     sampling: str
     stride: int
     size: int
-    depth: int
-    width: int
-    res5_stride: int
-    graph_dim: int
-    gcn_layers: int
-    epochs: int
-    batch_size: int
-    lr: float
-    weight_decay: float
-    warmup_epochs: float
-    schedule: str
-    milestones: tuple[float, ...]
     views: tuple[int, int]
     synthetic_videos: int
     synthetic_size: tuple[int, int]
     cache_clips: bool
 
 
-PRESETS = {
-    # The default run: 4 models x this budget must fit in 15 minutes on 2 CPU cores. Measured on a
-    # 2-core AMD EPYC with a fresh cache: generation 32 s, decoding 19 s, ~15 s per epoch per model,
-    # 10 min in all. 96 px is the synthetic frames' own height (no upsampling).
-    "cpu": Preset(
-        frames=8,
+@dataclass(frozen=True)
+class Preset:
+    """One configuration: the library's own configs for model, training and optimiser, plus the
+    data. Command-line flags override single fields (:data:`FLAGS`)."""
+
+    model: ModelConfig
+    train: TrainConfig
+    optim: OptimConfig
+    data: Clips
+
+
+def with_fields(preset: Preset, changes: Mapping[str, Any]) -> Preset:
+    """``preset`` with the fields named ``"section.field"`` (e.g. ``"model.frames"``) replaced."""
+    sections: dict[str, dict[str, Any]] = {}
+    for key, value in changes.items():
+        section, name = key.split(".")
+        sections.setdefault(section, {})[name] = value
+    return replace(preset, **{s: replace(getattr(preset, s), **kw) for s, kw in sections.items()})
+
+
+# The default run: 4 models x this budget must fit in 15 minutes on 2 CPU cores. Measured on a
+# 2-core AMD EPYC with a fresh cache: generation 32 s, decoding 19 s, ~15 s per epoch per model,
+# 10 min in all. 96 px is the synthetic frames' own height (no upsampling).
+CPU = Preset(
+    model=ModelConfig(
+        depth=18, width=16, res5_stride=1, frames=8, region_channels=64, gcn_layers=2
+    ),
+    train=TrainConfig(epochs=8, batch_size=8),
+    optim=OptimConfig(
+        lr=0.05,
+        momentum=0.9,
+        weight_decay=1e-4,
+        schedule="cosine",
+        warmup_epochs=0.5,
+        clip_grad_norm=10.0,
+    ),
+    data=Clips(
         sampling="tsn",
         stride=2,
         size=96,
-        depth=18,
-        width=16,
-        res5_stride=1,
-        graph_dim=64,
-        gcn_layers=2,
-        epochs=8,
-        batch_size=8,
-        lr=0.05,
-        weight_decay=1e-4,
-        warmup_epochs=0.5,
-        schedule="cosine",
-        milestones=(),
         views=(1, 1),
         synthetic_videos=1875,  # 80 / 16 / 4 %: 1,500 train, 300 validation, 75 test
         synthetic_size=(96, 128),
         cache_clips=True,
     ),
+)
+PRESETS = {
+    "cpu": CPU,
     # CI: a few seconds per model.
-    "smoke": Preset(
-        frames=4,
-        sampling="tsn",
-        stride=2,
-        size=32,
-        depth=18,
-        width=4,
-        res5_stride=1,
-        graph_dim=8,
-        gcn_layers=1,
-        epochs=1,
-        batch_size=8,
-        lr=0.05,
-        weight_decay=1e-4,
-        warmup_epochs=0.0,
-        schedule="cosine",
-        milestones=(),
-        views=(1, 1),
-        synthetic_videos=64,
-        synthetic_size=(32, 48),
-        cache_clips=True,
+    "smoke": with_fields(
+        CPU,
+        {
+            "model.frames": 4,
+            "model.width": 4,
+            "model.region_channels": 8,
+            "model.gcn_layers": 1,
+            "train.epochs": 1,
+            "optim.warmup_epochs": 0.0,
+            "data.size": 32,
+            "data.synthetic_videos": 64,
+            "data.synthetic_size": (32, 48),
+        },
     ),
     # The paper: ResNet-50 I3D, 32 frames at stride 2, 224 px, res5 stride 1, 512-d graph, 3 GCN
     # layers. The schedule is ours (the paper does not list one for SSv2).
     "paper": Preset(
-        frames=32,
-        sampling="dense",
-        stride=2,
-        size=224,
-        depth=50,
-        width=64,
-        res5_stride=1,
-        graph_dim=512,
-        gcn_layers=3,
-        epochs=30,
-        batch_size=64,
-        lr=0.02,
-        weight_decay=1e-4,
-        warmup_epochs=1.0,
-        schedule="multistep",
-        milestones=(20.0, 25.0),
-        views=(2, 3),
-        synthetic_videos=1875,
-        synthetic_size=(240, 320),
-        cache_clips=False,
+        model=ModelConfig(
+            depth=50, width=64, res5_stride=1, frames=32, region_channels=512, gcn_layers=3
+        ),
+        train=TrainConfig(epochs=30, batch_size=64),
+        optim=OptimConfig(
+            lr=0.02,
+            momentum=0.9,
+            weight_decay=1e-4,
+            schedule="multistep",
+            warmup_epochs=1.0,
+            milestones=[20.0, 25.0],
+            clip_grad_norm=10.0,
+        ),
+        data=Clips(
+            sampling="dense",
+            stride=2,
+            size=224,
+            views=(2, 3),
+            synthetic_videos=1875,
+            synthetic_size=(240, 320),
+            cache_clips=False,
+        ),
     ),
 }
+
+FLAGS = {
+    "frames": "model.frames",
+    "depth": "model.depth",
+    "width": "model.width",
+    "graph_dim": "model.region_channels",
+    "gcn_layers": "model.gcn_layers",
+    "epochs": "train.epochs",
+    "batch_size": "train.batch_size",
+    "lr": "optim.lr",
+    "momentum": "optim.momentum",
+    "weight_decay": "optim.weight_decay",
+    "warmup_epochs": "optim.warmup_epochs",
+    "schedule": "optim.schedule",
+    "milestones": "optim.milestones",
+    "clip_grad": "optim.clip_grad_norm",
+    "sampling": "data.sampling",
+    "stride": "data.stride",
+    "size": "data.size",
+    "views": "data.views",
+    "synthetic_videos": "data.synthetic_videos",
+    "cache_clips": "data.cache_clips",
+}
+"""Command-line flag (argparse ``dest``) -> the preset field it overrides."""
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -250,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="weight_decay",
         help="weight decay (preset: 1e-4)",
     )
-    g.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
+    g.add_argument("--momentum", type=float, help="SGD momentum (preset: 0.9)")
     g.add_argument(
         "--warmup-epochs",
         type=float,
@@ -267,9 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="*",
         help="multistep: epochs where lr is x0.1 (paper: 20 25)",
     )
-    g.add_argument(
-        "--clip-grad", type=float, default=10.0, help="gradient-norm clipping (0: off; default 10)"
-    )
+    g.add_argument("--clip-grad", type=float, help="gradient-norm clipping (0: off; preset: 10)")
     g.add_argument(
         "--resume",
         default="",
@@ -387,19 +424,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def resolve(args: argparse.Namespace) -> Preset:
     """The preset with the flags that were given applied on top."""
-    name = "smoke" if args.smoke else args.preset or "cpu"
-    preset = PRESETS[name]
-    given = {
-        f.name: getattr(args, f.name)
-        for f in fields(Preset)
-        if getattr(args, f.name, None) is not None
-    }
-    if "milestones" in given:
-        given["milestones"] = tuple(given["milestones"])
-    preset = replace(preset, **given)
+    preset = PRESETS["smoke" if args.smoke else args.preset or "cpu"]
+    given = {field: getattr(args, dest) for dest, field in FLAGS.items()}
+    given = {k: v for k, v in given.items() if v is not None}
+    if "optim.clip_grad_norm" in given:
+        given["optim.clip_grad_norm"] = given["optim.clip_grad_norm"] or None  # 0: off
     if args.data_root is not None and args.cache_clips is None:
-        preset = replace(preset, cache_clips=False)
-    return preset
+        given["data.cache_clips"] = False
+    return with_fields(preset, given)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -422,8 +454,8 @@ def prepare_synthetic(args: argparse.Namespace, preset: Preset, dist: DistInfo) 
     """Generate (rank 0) or reuse the synthetic set; returns its root."""
     from stgcn.data.synthetic import generate
 
-    n = preset.synthetic_videos
-    h, w = preset.synthetic_size
+    n = preset.data.synthetic_videos
+    h, w = preset.data.synthetic_size
     root = args.cache_dir / f"ssv2-synthetic-n{n}-{h}x{w}-seed0"
     if dist.is_main:
         tic = time.perf_counter()
@@ -439,78 +471,20 @@ def prepare_synthetic(args: argparse.Namespace, preset: Preset, dist: DistInfo) 
     return root
 
 
-class CachedClips(Dataset):
-    """Clips decoded once, kept as uint8 (denormalised) with their region graphs.
-
-    Built from a dataset in evaluation mode (deterministic sampling and crop), so the training set
-    read from it has no augmentation: with few epochs on the CPU that costs little, and decoding
-    each video once is what makes the default benchmark fit its budget.
-    """
-
-    def __init__(self, state: dict) -> None:
-        self.clips: Tensor = state["clips"]  # [N, 3, T, H, W] uint8
-        self.labels: list[int] = state["labels"]
-        self.graphs: list = state["graphs"]
-        self.video_ids: list[str] = state["video_ids"]
-        self.views: list[int] = state["views"]
-        self.mean = torch.tensor(state["mean"]).view(3, 1, 1, 1)
-        self.std = torch.tensor(state["std"]).view(3, 1, 1, 1)
-        self.classes: list[str] = state["classes"]
-        self.skipped: int = state["skipped"]
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, i: int):
-        from stgcn.data.ssv2 import Sample
-
-        clip = (self.clips[i].float() / 255.0 - self.mean) / self.std
-        return Sample(clip, self.labels[i], self.graphs[i], self.video_ids[i], self.views[i])
-
-    @classmethod
-    def build(cls, dataset, path: Path, workers: int, dist: DistInfo) -> CachedClips:
-        """Decode ``dataset`` once (rank 0), save to ``path`` atomically; every rank loads it."""
-        from stgcn.data.ssv2 import Sample
-        from stgcn.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-
-        if dist.is_main and not path.exists():
-            tic = time.perf_counter()
-            loader = DataLoader(dataset, batch_size=8, num_workers=workers, collate_fn=list)
-            mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1, 1)
-            std = torch.tensor(IMAGENET_STD).view(3, 1, 1, 1)
-            clips, labels, graphs, ids, views, skipped = [], [], [], [], [], 0
-            for items in loader:
-                for s in items:
-                    if not isinstance(s, Sample):
-                        skipped += 1
-                        continue
-                    pixels = (s.clip * std + mean).mul(255.0).round().clamp(0, 255)
-                    clips.append(pixels.to(torch.uint8))
-                    labels.append(int(s.label))
-                    graphs.append(s.graph)
-                    ids.append(s.video_id)
-                    views.append(int(s.view))
-            state = {
-                "clips": torch.stack(clips),
-                "labels": labels,
-                "graphs": graphs,
-                "video_ids": ids,
-                "views": views,
-                "mean": list(IMAGENET_MEAN),
-                "std": list(IMAGENET_STD),
-                "classes": list(dataset.classes),
-                "skipped": skipped,
-            }
-            save_checkpoint(state, path)
-            print(
-                f"decoded {len(labels)} clips of {dataset.split} once into {path.name} "
-                f"({state['clips'].numel() / 2**20:.0f} MiB, {time.perf_counter() - tic:.1f} s"
-                + (f", {skipped} skipped" if skipped else "")
-                + ")",
-                flush=True,
-            )
-        barrier()
-        return cls(torch.load(path, weights_only=False))
+def cached(dataset: Dataset, path: Path, workers: int, dist: DistInfo) -> CachedClips:
+    """``dataset`` decoded once into ``path`` (by rank 0, if not there yet), read by every rank."""
+    if dist.is_main and not path.exists():
+        tic = time.perf_counter()
+        done = CachedClips.write(dataset, path, workers)
+        print(
+            f"decoded {done['clips']} clips of {dataset.split} once into {path.name} "
+            f"({done['mib']:.0f} MiB, {time.perf_counter() - tic:.1f} s"
+            + (f", {done['skipped']} skipped" if done["skipped"] else "")
+            + ")",
+            flush=True,
+        )
+    barrier()
+    return CachedClips.load(path)
 
 
 class Data(NamedTuple):
@@ -521,9 +495,7 @@ class Data(NamedTuple):
     root: Path
 
 
-def build_data(
-    args: argparse.Namespace, preset: Preset, dist: DistInfo, views: tuple[int, int]
-) -> Data:
+def build_data(args: argparse.Namespace, preset: Preset, dist: DistInfo) -> Data:
     """Train and validation datasets (cached clips for the synthetic default)."""
     from stgcn.data.ssv2 import SomethingSomethingV2
 
@@ -536,11 +508,12 @@ def build_data(
         boxes, box_index = None, None
     if dist.is_main and box_index is not None:
         box_index.parent.mkdir(parents=True, exist_ok=True)
+    clips = preset.data
     common = dict(
-        num_frames=preset.frames,
-        sampling=preset.sampling,
-        stride=preset.stride,
-        size=preset.size,
+        num_frames=preset.model.frames,
+        sampling=clips.sampling,
+        stride=clips.stride,
+        size=clips.size,
         boxes=boxes,
         box_index=box_index,
         on_error="skip",
@@ -549,27 +522,24 @@ def build_data(
         SomethingSomethingV2(root, "validation", **common)
     barrier()
     train = SomethingSomethingV2(root, "train", **common)
-    val = SomethingSomethingV2(root, "validation", views=views, **common)
+    val = SomethingSomethingV2(root, "validation", views=clips.views, **common)
     classes = list(train.classes)
-    if preset.cache_clips:
-        key = hashlib.sha256(
-            json.dumps(
-                [
-                    str(Path(root).resolve()),
-                    _dataset_signature(root),
-                    preset.frames,
-                    preset.sampling,
-                    preset.stride,
-                    preset.size,
-                    views,
-                ],
-                sort_keys=True,
-            ).encode()
-        ).hexdigest()[:16]
+    if clips.cache_clips:
+        what = [
+            str(Path(root).resolve()),
+            _dataset_signature(root),
+            preset.model.frames,
+            clips.sampling,
+            clips.stride,
+            clips.size,
+            clips.views,
+            CACHE_FORMAT,
+        ]
+        key = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
         cache = args.cache_dir / "clips"
         train_eval = SomethingSomethingV2(root, "train", train=False, **common)
-        train = CachedClips.build(train_eval, cache / f"train-{key}.pt", args.workers, dist)
-        val = CachedClips.build(val, cache / f"validation-{key}.pt", args.workers, dist)
+        train = cached(train_eval, cache / f"train-{key}.pt", args.workers, dist)
+        val = cached(val, cache / f"validation-{key}.pt", args.workers, dist)
     return Data(train, val, classes, class_groups_of(classes), Path(root))
 
 
@@ -584,94 +554,44 @@ def _dataset_signature(root: Path) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------
-# models
+# runs
 
 
-def model_config(preset: Preset) -> dict[str, Any]:
-    """Keyword arguments of ``stgcn.models.build_model`` for this preset."""
-    return {
-        "depth": preset.depth,
-        "width": preset.width,
-        "res5_stride": preset.res5_stride,
-        "frames": preset.frames,
-        "region_channels": preset.graph_dim,
-        "gcn_layers": preset.gcn_layers,
-    }
+def model_arguments(preset: Preset) -> dict[str, Any]:
+    """Keyword arguments of ``stgcn.models.build_model`` (plain data, stored in checkpoints)."""
+    return asdict(replace(preset.model, inflate_from=None))
 
 
 def build(
     name: str, num_classes: int, preset: Preset, inflate_from: Path | None = None
 ) -> nn.Module:
-    from stgcn.models import build_model
-
-    extra = {"inflate_from": inflate_from} if inflate_from is not None else {}
-    return build_model(name, num_classes, **model_config(preset), **extra)
-
-
-def init_from(model: nn.Module, path: str, freeze_backbone: bool) -> dict[str, Any]:
-    """Load the weights of ``path`` whose names and shapes match (an I3D checkpoint into the
-    backbone of an STRG model as well), optionally freezing the backbone. Returns what was done."""
-    state = load_checkpoint(path)["model"]
-    backbone = getattr(model, "backbone", None)
-    target = model
-    if backbone is not None and not any(k.startswith("backbone.") for k in state):
-        target = backbone  # a plain I3D checkpoint, the paper's first stage
-    own = target.state_dict()
-    loadable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    target.load_state_dict(loadable, strict=False)
-    if freeze_backbone:
-        frozen = backbone if backbone is not None else model
-        for name, p in frozen.named_parameters():
-            if backbone is not None or not name.startswith("fc."):
-                p.requires_grad_(False)
-    return {
-        "loaded": len(loadable),
-        "skipped": sorted(set(state) - set(loadable)),
-        "frozen_parameters": sum(p.numel() for p in model.parameters() if not p.requires_grad),
-    }
-
-
-def count_gmacs(model: nn.Module, dataset: Dataset, device: torch.device) -> float:
-    """Multiply-accumulates of one clip's forward pass (``torch.utils.flop_counter``: convolutions,
-    matmuls, attention; RoIAlign and pooling are not counted), in G."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from stgcn.data.ssv2 import collate
-
-    batch = collate([dataset[0]])
-    was = model.training
-    model.eval()
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        graph = batch.graph.to(device) if getattr(model, "graph_required", False) else None
-        model(batch.clip.to(device), graph)
-    model.train(was)
-    return counter.get_total_flops() / 2e9
-
-
-# ---------------------------------------------------------------------------------------------------
-# runs
+    kwargs = {**model_arguments(preset), "inflate_from": inflate_from}
+    return build_model(name, num_classes, **kwargs)
 
 
 def run_one(
     name: str, seed: int, args: argparse.Namespace, preset: Preset, data: Data, dist: DistInfo
 ) -> dict[str, Any]:
     """Train (or only evaluate) one model with one seed; returns its row of results."""
+    from stgcn.data.ssv2 import collate
+
     run_dir = args.out / "runs" / f"{name}-seed{seed}"
     seed_everything(seed)
     model = build(name, len(data.classes), preset, args.inflate_from).to(dist.device)
     init = init_from(model, args.init_from, args.freeze_backbone) if args.init_from else None
     params = count_parameters(model)
-    gmacs = count_gmacs(model, data.val, dist.device) if dist.is_main else float("nan")
+    gmacs = float("nan")
+    if dist.is_main:
+        gmacs = count_gmacs(model, *model_inputs(model, collate([data.val[0]]), dist.device))
     resume = None
     if args.resume == "auto":
         resume = run_dir / "checkpoint.pt" if (run_dir / "checkpoint.pt").is_file() else None
     elif args.resume:
         resume = Path(args.resume)
 
-    cfg = TrainConfig(
-        epochs=preset.epochs,
-        batch_size=preset.batch_size,
-        workers=0 if preset.cache_clips else args.workers,
+    cfg = replace(
+        preset.train,
+        workers=0 if preset.data.cache_clips else args.workers,
         seed=seed,
         amp=args.amp,
         out_dir=str(run_dir),
@@ -681,16 +601,6 @@ def run_one(
         find_unused_parameters=args.freeze_backbone,
         sync_bn=args.sync_bn,
     )
-    optim = OptimConfig(
-        lr=preset.lr,
-        momentum=args.momentum,
-        weight_decay=preset.weight_decay,
-        schedule=preset.schedule,
-        warmup_epochs=preset.warmup_epochs,
-        milestones=list(preset.milestones),
-        clip_grad_norm=args.clip_grad or None,
-    )
-    eval_bs = max(1, preset.batch_size // dist.world_size)
     if args.evaluate:
         if resume is None and init is None:
             raise SystemExit("--evaluate needs weights: --resume CKPT or --init-from CKPT")
@@ -700,7 +610,7 @@ def run_one(
         ev = evaluate(
             model,
             data.val,
-            eval_bs,
+            max(1, cfg.batch_size // dist.world_size),
             dist,
             workers=cfg.workers,
             class_groups=data.groups,
@@ -713,17 +623,23 @@ def run_one(
                 f"== {name} (seed {seed}): {params / 1e6:.2f} M parameters, {gmacs:.2f} GMACs/clip",
                 flush=True,
             )
+        # what rebuilds the model from the checkpoint alone: build_model(name, **arguments)
+        rebuild = {
+            "model_name": name,
+            "model_config": model_arguments(preset),
+            "classes": list(data.classes),
+        }
         res = fit(
             model,
             data.train,
             data.val,
             cfg,
-            optim,
+            preset.optim,
             dist=dist,
             class_groups=data.groups,
             resume=resume,
             start_epoch=args.start_epoch,
-            extra_state={"model_name": name, "model_config": model_config(preset)},
+            extra_state=rebuild,
         )
         ev, history, train_time = res.eval, res.history, res.train_time
         eval_time = None  # not timed apart: fit() runs the final evaluation
@@ -784,25 +700,6 @@ def _no_nan(obj: Any) -> Any:
     return obj
 
 
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-    }
-
-
 def _fmt(v: float, std: float | None = None, digits: int = 1) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
@@ -849,14 +746,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     dist = init_distributed(args.device)
-    views = args.views or preset.views
     wall = time.perf_counter()
-    data = build_data(args, preset, dist, views)
+    data = build_data(args, preset, dist)
     data_time = time.perf_counter() - wall
     rows = [run_one(n, s, args, preset, data, dist) for s in seeds for n in names]
     rows = broadcast_object(rows)
     if dist.is_main:
-        write_results(args, preset, data, rows, views, dist, data_time, time.perf_counter() - wall)
+        write_results(args, preset, data, rows, dist, data_time, time.perf_counter() - wall)
     cleanup_distributed()
     return 0
 
@@ -866,7 +762,6 @@ def write_results(
     preset: Preset,
     data: Data,
     rows: list[dict],
-    views: tuple[int, int],
     dist: DistInfo,
     data_time: float,
     wall: float,
@@ -880,6 +775,7 @@ def write_results(
     groups = list(rows[0]["groups"])
     tab = table(summary, groups)
     info = machine()
+    m, clips = preset.model, preset.data
     dataset = (
         f"real SSv2 at {data.root}"
         if args.data_root
@@ -887,10 +783,10 @@ def write_results(
     )
     header = (
         f"{dataset}: {len(data.train)} train clips, {rows[0]['num_videos']} validation videos, "
-        f"{len(data.classes)} classes; {preset.frames} frames ({preset.sampling}) at {preset.size} px, "
-        f"ResNet-{preset.depth} width {preset.width}, {preset.epochs} epochs, batch {preset.batch_size}, "
-        f"views {views[0]}x{views[1]}, seeds {sorted({r['seed'] for r in rows})}\n"
-        f"machine: {info['cpu']} ({info['cores']} cores), torch {info['torch']}, {info['threads']} threads, "
+        f"{len(data.classes)} classes; {m.frames} frames ({clips.sampling}) at {clips.size} px, "
+        f"ResNet-{m.depth} width {m.width}, {preset.train.epochs} epochs, batch {preset.train.batch_size}, "
+        f"views {clips.views[0]}x{clips.views[1]}, seeds {sorted({r['seed'] for r in rows})}\n"
+        f"machine: {info['cpu']} ({info['cpu_count']} cores), torch {info['torch']}, {info['threads']} threads, "
         f"{dist.world_size} process(es) on {args.device}; data preparation {data_time:.0f} s, total {wall:.0f} s"
     )
     note = (
@@ -929,7 +825,7 @@ def write_results(
         "classes": data.classes,
         "class_groups": data.groups,
         "preset": asdict(preset),
-        "views": list(views),
+        "views": list(preset.data.views),
         "world_size": dist.world_size,
         "machine": info,
         "data_time_s": data_time,

@@ -25,7 +25,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 
-from stgcn.engine.checkpoint import derive_seed
+from stgcn.engine.seeding import derive_seed
+
+__all__ = ["ResumableSampler", "SeededDataset", "batched"]
 
 
 class SeededDataset(Dataset):

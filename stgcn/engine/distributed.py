@@ -15,6 +15,16 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+__all__ = [
+    "DistInfo",
+    "all_gather_objects",
+    "all_reduce_sum",
+    "barrier",
+    "broadcast_object",
+    "cleanup_distributed",
+    "init_distributed",
+]
+
 
 @dataclass(frozen=True)
 class DistInfo:

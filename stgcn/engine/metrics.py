@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
+__all__ = ["aggregate_views", "classification_report", "confusion_matrix", "topk_correct"]
+
 
 def topk_correct(logits: Tensor, target: Tensor, ks: Sequence[int] = (1, 5)) -> dict[int, int]:
     """Number of rows of ``logits`` [N, C] whose ``target`` [N] is among the top ``k`` scores.

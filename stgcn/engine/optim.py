@@ -14,6 +14,8 @@ from torch.optim.lr_scheduler import (
     SequentialLR,
 )
 
+__all__ = ["OptimConfig", "build_optimizer", "build_scheduler"]
+
 
 @dataclass
 class OptimConfig:

@@ -15,6 +15,8 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
+__all__ = ["plot_confusion", "plot_curves"]
+
 
 def plot_curves(
     histories: Mapping[str, Sequence[Mapping[str, float]]], path: str | os.PathLike

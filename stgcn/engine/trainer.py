@@ -1,19 +1,22 @@
-"""The training and evaluation loop: ``fit`` and ``evaluate`` for any ``model(clip, graph)``.
+"""The training loop: ``fit`` for any ``model(clip, graph)`` that declares ``takes_graph``.
 
 A dataset yields :class:`stgcn.data.ssv2.Sample`-like items (``clip``, ``label``, ``graph``,
-``video_id``, optionally ``view``) and a collate function batches them. The loop:
+``video_id``, optionally ``view``) and a collate function batches them. :func:`fit`:
 
 * trains with SGD + warm-up/cosine or multistep (:mod:`stgcn.engine.optim`), gradient clipping and
   optional AMP (``torch.autocast``; a ``GradScaler`` only for float16 on CUDA);
 * runs under DDP when launched by torchrun (:mod:`stgcn.engine.distributed`): ``batch_size`` is the
   *global* batch, split evenly over the processes; training sums (loss x count, correct, count) are
-  all-reduced; evaluation gathers every process's predictions, drops the sampler's padding repeats
-  and scores the union, so the metrics are those of one process;
+  all-reduced; evaluation is :func:`stgcn.engine.evaluation.evaluate`;
 * writes an atomic checkpoint (:mod:`stgcn.engine.checkpoint`) after every epoch and, optionally,
   every ``checkpoint_every`` steps; ``resume`` continues exactly, mid-epoch included: the data order
   and augmentations depend on ``(seed, epoch, index)`` (:mod:`stgcn.engine.data_order`) and the
   model's own randomness (dropout) on ``(seed, epoch, step, rank)``, since torch's generator is
   re-seeded before every step.
+
+The steps are the methods of :class:`_Run`: :meth:`~_Run.restore` (or
+:meth:`~_Run.skip_to`), then per epoch :meth:`~_Run.train_epoch` and :meth:`~_Run.end_epoch`, each
+writing what :meth:`~_Run.checkpoint_state` returns.
 """
 
 from __future__ import annotations
@@ -32,20 +35,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from stgcn.engine.checkpoint import (
-    derive_seed,
-    load_checkpoint,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-)
-from stgcn.engine.data_order import ResumableSampler, SeededDataset, batched
-from stgcn.engine.distributed import DistInfo, all_gather_objects, all_reduce_sum, barrier
-from stgcn.engine.metrics import aggregate_views, classification_report, topk_correct
+from stgcn.engine.checkpoint import load_checkpoint, save_checkpoint
+from stgcn.engine.data_order import ResumableSampler
+from stgcn.engine.distributed import DistInfo, all_reduce_sum, barrier
+from stgcn.engine.evaluation import EvalResult, evaluate
+from stgcn.engine.forward import autocast, default_collate, make_loader, model_inputs, unwrap
+from stgcn.engine.metrics import topk_correct
 from stgcn.engine.optim import OptimConfig, build_optimizer, build_scheduler
+from stgcn.engine.seeding import derive_seed, rng_state, set_rng_state
+
+__all__ = ["CHECKPOINT_NAME", "FitResult", "TrainConfig", "fit", "train_mode"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -85,17 +87,6 @@ class TrainConfig:
 
 
 @dataclass
-class EvalResult:
-    """Per-video scores after multi-view averaging, and the report of :func:`classification_report`."""
-
-    video_ids: list[str]
-    probs: Tensor
-    labels: Tensor
-    report: dict
-    loss: float
-
-
-@dataclass
 class FitResult:
     """What :func:`fit` returns: the per-epoch history, the last evaluation and the training time."""
 
@@ -103,10 +94,6 @@ class FitResult:
     eval: EvalResult | None = None
     train_time: float = 0.0
     checkpoint: Path | None = None
-
-
-# ---------------------------------------------------------------------------------------------------
-# helpers
 
 
 def train_mode(model: nn.Module) -> None:
@@ -118,171 +105,6 @@ def train_mode(model: nn.Module) -> None:
         if isinstance(m, nn.modules.batchnorm._NormBase) and params:
             if not any(p.requires_grad for p in params):
                 m.eval()
-
-
-def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, DistributedDataParallel) else model
-
-
-def _forward(model: nn.Module, batch: Any, device: torch.device) -> Tensor:
-    """``model(clip, graph)`` with the batch moved to ``device``; no graph for graph-free models."""
-    clip = batch.clip.to(device, non_blocking=True)
-    graph = None
-    if (
-        getattr(_unwrap(model), "graph_required", True)
-        and getattr(batch, "graph", None) is not None
-    ):
-        graph = batch.graph.to(device)
-    return model(clip, graph)
-
-
-def _autocast(device: torch.device, enabled: bool):
-    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
-    return torch.autocast(device_type=device.type, dtype=dtype, enabled=enabled)
-
-
-def _show_progress(cfg: TrainConfig, dist: DistInfo) -> bool:
-    if not dist.is_main:
-        return False
-    if cfg.progress is not None:
-        return cfg.progress
-    return sys.stderr.isatty() and not os.environ.get("CI")
-
-
-def _default_collate() -> Callable:
-    from stgcn.data.ssv2 import collate
-
-    return collate
-
-
-def _loader(
-    dataset: Dataset,
-    sampler: ResumableSampler,
-    batch_size: int,
-    workers: int,
-    collate_fn: Callable,
-    drop_last: bool,
-    device: torch.device,
-) -> DataLoader:
-    return DataLoader(
-        SeededDataset(dataset),
-        batch_size=batch_size,
-        sampler=sampler,
-        num_workers=workers,
-        collate_fn=collate_fn,
-        drop_last=drop_last,
-        pin_memory=device.type == "cuda",
-    )
-
-
-# ---------------------------------------------------------------------------------------------------
-# evaluation
-
-
-@torch.no_grad()
-def evaluate(
-    model: nn.Module,
-    dataset: Dataset,
-    batch_size: int = 8,
-    dist: DistInfo | None = None,
-    collate_fn: Callable | None = None,
-    workers: int = 0,
-    class_groups: Mapping[str, Sequence[int]] | None = None,
-    amp: bool = False,
-    progress: bool = False,
-) -> EvalResult:
-    """Score every item of ``dataset`` and average the softmax over the views of each video.
-
-    Under DDP each process scores its shard of a padded ``DistributedSampler`` order; the shards are
-    gathered, the padding repeats dropped by dataset index, and every process computes the same
-    report. ``batch_size`` is per process.
-
-    Returns:
-        :class:`EvalResult` with ``probs`` [V, C] and ``labels`` [V] for the V distinct videos.
-    """
-    dist = dist or DistInfo()
-    collate_fn = collate_fn or _default_collate()
-    net = _unwrap(model)
-    was_training = net.training
-    net.eval()
-    sampler = ResumableSampler(
-        len(dataset), dist.world_size, dist.rank, shuffle=False, seed=0, drop_last=False
-    )
-    loader = _loader(dataset, sampler, batch_size, workers, collate_fn, False, dist.device)
-    index_batches = batched(sampler.indices(), batch_size, drop_last=False)
-    indices: list[int] = []
-    logits_all: list[Tensor] = []
-    labels_all: list[Tensor] = []
-    ids: list[str] = []
-    for idx, batch in zip(
-        index_batches, tqdm(loader, desc="eval", disable=not progress, leave=False), strict=True
-    ):
-        skipped = {s.index for s in getattr(batch, "skipped", ())}
-        if skipped:  # items the dataset skipped (on_error="skip") are not in the batch
-            idx = [i for i in idx if i not in skipped]
-        if not idx:
-            continue
-        with _autocast(dist.device, amp):
-            logits = _forward(net, batch, dist.device)
-        indices += idx
-        logits_all.append(logits.float().cpu())
-        labels_all.append(batch.label.cpu())
-        ids += list(batch.video_id)
-    net.train(was_training)
-    if logits_all:
-        shard = (indices, torch.cat(logits_all), torch.cat(labels_all), ids)
-    else:
-        shard = (indices, torch.zeros(0, 0), torch.zeros(0, dtype=torch.long), ids)
-    seen: dict[int, int] = {}
-    rows: list[Tensor] = []
-    labels: list[Tensor] = []
-    video_ids: list[str] = []
-    for r_idx, r_logits, r_labels, r_ids in all_gather_objects(shard):
-        if not r_idx:
-            continue
-        for j, i in enumerate(r_idx):
-            if i not in seen:  # DistributedSampler pads the last shard with repeats
-                seen[i] = len(rows)
-                rows.append(r_logits[j])
-                labels.append(r_labels[j])
-                video_ids.append(r_ids[j])
-    if not seen:
-        raise ValueError("evaluation produced no predictions: every item was skipped")
-    perm = sorted(seen)
-    logits = torch.stack([rows[seen[i]] for i in perm])
-    label_t = torch.stack([labels[seen[i]] for i in perm]).long()
-    vid = [video_ids[seen[i]] for i in perm]
-    loss = float(F.cross_entropy(logits, label_t))
-    vids, probs, vlabels = aggregate_views(vid, logits.softmax(dim=1), label_t)
-    report = classification_report(probs, vlabels, class_groups)
-    report["loss"] = loss
-    return EvalResult(video_ids=vids, probs=probs, labels=vlabels, report=report, loss=loss)
-
-
-def write_predictions(
-    result: EvalResult, path: str | os.PathLike, class_names: Sequence[str] | None = None
-) -> Path:
-    """One CSV row per video: id, true label, predicted label, correct, top-5 classes and score."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    k = min(5, result.probs.shape[1])
-    top = result.probs.topk(k, dim=1)
-    lines = [
-        "video_id,label,pred,correct,top5,score" + (",label_name,pred_name" if class_names else "")
-    ]
-    for vid, label, scores, classes in zip(
-        result.video_ids, result.labels.tolist(), top.values, top.indices.tolist(), strict=True
-    ):
-        row = f"{vid},{label},{classes[0]},{int(label == classes[0])},{' '.join(map(str, classes))},{float(scores[0]):.6f}"
-        if class_names:
-            row += f',"{class_names[label]}","{class_names[classes[0]]}"'
-        lines.append(row)
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-# ---------------------------------------------------------------------------------------------------
-# training
 
 
 def fit(
@@ -301,233 +123,317 @@ def fit(
     """Train ``model`` for ``cfg.epochs`` epochs, evaluating on ``val_set`` and checkpointing.
 
     Args:
-        model: any ``nn.Module`` called as ``model(clip [B,3,T,H,W], graph | None) -> [B, classes]``;
-            already on ``dist.device``.
+        model: an ``nn.Module`` with a ``takes_graph`` class attribute, called as
+            ``model(clip [B,3,T,H,W], graph | None) -> [B, classes]``; already on ``dist.device``.
         train_set, val_set: datasets of Sample-like items (``val_set`` may be None).
         resume: a checkpoint written by an earlier ``fit``; training continues at its epoch and
             step with its optimiser, scheduler, scaler, RNG states, history and partial-epoch sums.
         start_epoch: without ``resume``, start at this epoch (the schedule is advanced to it).
-        extra_state: plain data stored in every checkpoint (e.g. the model's configuration).
+        extra_state: plain data (dicts, lists, strings, numbers, tensors) stored in every
+            checkpoint under ``"extra"``, e.g. how to rebuild the model.
 
     Returns:
         :class:`FitResult` (identical on every process).
     """
-    dist = dist or DistInfo()
-    collate_fn = collate_fn or _default_collate()
-    device = dist.device
-    world = dist.world_size
-    if cfg.batch_size % world:
-        raise ValueError(f"batch_size {cfg.batch_size} is not divisible by the world size {world}")
-    local_bs = cfg.batch_size // world
-
-    def validate(progress: bool = False) -> EvalResult:
-        return evaluate(
-            net,
-            val_set,
-            cfg.eval_batch_size or local_bs,
-            dist,
-            collate_fn,
-            cfg.workers,
-            class_groups,
-            cfg.amp,
-            progress=progress,
-        )
-
-    steps_per_epoch = len(train_set) // cfg.batch_size
-    if steps_per_epoch == 0:
-        raise ValueError(
-            f"{len(train_set)} training samples are fewer than one batch of {cfg.batch_size}"
-        )
-
-    net = model
-    if cfg.sync_bn and dist.distributed:
-        net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
-    optimizer = build_optimizer(net, optim_cfg)
-    scheduler = build_scheduler(optimizer, optim_cfg, steps_per_epoch, cfg.epochs)
-    scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and device.type == "cuda")
-    if dist.distributed:
-        net = DistributedDataParallel(
-            net,
-            device_ids=[device.index] if device.type == "cuda" else None,
-            find_unused_parameters=cfg.find_unused_parameters,
-        )
-
-    epoch, step_in_epoch, global_step = start_epoch, 0, 0
-    # loss x count, correct, count, skipped samples of the current epoch (this process's part)
-    sums = torch.zeros(4, dtype=torch.float64)
-    history: list[dict] = []
-    train_time = 0.0
+    run = _Run(
+        model,
+        train_set,
+        val_set,
+        cfg,
+        optim_cfg,
+        dist or DistInfo(),
+        collate_fn,
+        class_groups,
+        extra_state,
+    )
     if resume is not None:
-        state = load_checkpoint(resume, map_location=device)
+        run.restore(resume)
+    elif start_epoch:
+        run.skip_to(start_epoch)
+    try:
+        while run.epoch < cfg.epochs:
+            run.train_epoch()
+            run.end_epoch()
+        if run.result.eval is None and val_set is not None:  # resumed finished, or epochs == 0
+            run.result.eval = run.validate()
+    finally:
+        if run.writer is not None:
+            run.writer.close()
+    return run.result
+
+
+class _Run:
+    """The live state of one :func:`fit` call and the steps that advance it.
+
+    ``epoch``/``step_in_epoch``/``global_step`` say where training stands; ``sums`` holds this
+    process's (loss x count, correct, count, skipped) of the current epoch.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        train_set: Dataset,
+        val_set: Dataset | None,
+        cfg: TrainConfig,
+        optim_cfg: OptimConfig,
+        dist: DistInfo,
+        collate_fn: Callable | None,
+        class_groups: Mapping[str, Sequence[int]] | None,
+        extra_state: Mapping[str, Any] | None,
+    ) -> None:
+        world = dist.world_size
+        if cfg.batch_size % world:
+            raise ValueError(
+                f"batch_size {cfg.batch_size} is not divisible by the world size {world}"
+            )
+        self.steps_per_epoch = len(train_set) // cfg.batch_size
+        if self.steps_per_epoch == 0:
+            raise ValueError(
+                f"{len(train_set)} training samples are fewer than one batch of {cfg.batch_size}"
+            )
+        self.cfg, self.optim_cfg, self.dist = cfg, optim_cfg, dist
+        self.train_set, self.val_set = train_set, val_set
+        self.collate_fn = collate_fn or default_collate()
+        self.class_groups = class_groups
+        self.extra_state = dict(extra_state or {})
+        self.local_bs = cfg.batch_size // world
+
+        net = model
+        if cfg.sync_bn and dist.distributed:
+            net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
+        self.optimizer = build_optimizer(net, optim_cfg)
+        self.scheduler = build_scheduler(
+            self.optimizer, optim_cfg, self.steps_per_epoch, cfg.epochs
+        )
+        self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and dist.device.type == "cuda")
+        if dist.distributed:
+            net = DistributedDataParallel(
+                net,
+                device_ids=[dist.device.index] if dist.device.type == "cuda" else None,
+                find_unused_parameters=cfg.find_unused_parameters,
+            )
+        self.net = net
+
+        self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
+        self.sums = torch.zeros(4, dtype=torch.float64)
+        out_dir = Path(cfg.out_dir) if cfg.out_dir else None
+        self.ckpt_path = out_dir / CHECKPOINT_NAME if out_dir else None
+        self.writer = (
+            _tensorboard(out_dir) if cfg.tensorboard and dist.is_main and out_dir else None
+        )
+        self.show = _show_progress(cfg, dist)
+        self.sampler = ResumableSampler(
+            len(train_set), world, dist.rank, shuffle=True, seed=cfg.seed
+        )
+        self.result = FitResult(checkpoint=self.ckpt_path)
+
+    # -- starting point ----------------------------------------------------------------------
+
+    def restore(self, path: str | os.PathLike) -> None:
+        """Continue from a checkpoint of an earlier run with the same batch size and data."""
+        state = load_checkpoint(path, map_location=self.dist.device)
         if (
-            state.get("steps_per_epoch") != steps_per_epoch
-            or state.get("batch_size") != cfg.batch_size
+            state.get("steps_per_epoch") != self.steps_per_epoch
+            or state.get("batch_size") != self.cfg.batch_size
         ):
             raise ValueError(
-                f"{resume}: checkpoint was written with batch_size {state.get('batch_size')} and "
-                f"{state.get('steps_per_epoch')} steps/epoch; this run has {cfg.batch_size} and "
-                f"{steps_per_epoch}: resuming would change the data order"
+                f"{path}: checkpoint was written with batch_size {state.get('batch_size')} and "
+                f"{state.get('steps_per_epoch')} steps/epoch; this run has {self.cfg.batch_size} "
+                f"and {self.steps_per_epoch}: resuming would change the data order"
             )
-        _unwrap(net).load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        epoch, step_in_epoch, global_step = (
-            state["epoch"],
-            state["step_in_epoch"],
-            state["global_step"],
-        )
-        history = state["history"]
-        train_time = state["train_time"]
-        if dist.is_main:  # the saved sums are already global; the other ranks add their own part
-            sums = state["epoch_sums"].cpu().clone()
+        unwrap(self.net).load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.epoch, self.step_in_epoch = state["epoch"], state["step_in_epoch"]
+        self.global_step = state["global_step"]
+        self.result.history = state["history"]
+        self.result.train_time = state["train_time"]
+        if self.dist.is_main:  # the saved sums are already global; the other ranks add their own
+            self.sums = state["epoch_sums"].cpu().clone()
         set_rng_state(state["rng"])
-    elif start_epoch:
+
+    def skip_to(self, start_epoch: int) -> None:
+        """Start a fresh run at ``start_epoch``, with the schedule advanced to it."""
         with warnings.catch_warnings():
             # fast-forwarding warns "lr_scheduler.step() before optimizer.step()"
             warnings.simplefilter("ignore", UserWarning)
-            for _ in range(start_epoch * steps_per_epoch):
-                scheduler.step()
-        global_step = start_epoch * steps_per_epoch
+            for _ in range(start_epoch * self.steps_per_epoch):
+                self.scheduler.step()
+        self.epoch = start_epoch
+        self.global_step = start_epoch * self.steps_per_epoch
 
-    out_dir = Path(cfg.out_dir) if cfg.out_dir else None
-    ckpt_path = out_dir / CHECKPOINT_NAME if out_dir else None
-    writer = _tensorboard(out_dir) if cfg.tensorboard and dist.is_main and out_dir else None
-    show = _show_progress(cfg, dist)
-    sampler = ResumableSampler(len(train_set), world, dist.rank, shuffle=True, seed=cfg.seed)
-    result = FitResult(history=history, train_time=train_time, checkpoint=ckpt_path)
+    # -- one epoch ---------------------------------------------------------------------------
 
-    def checkpoint(epoch_: int, step_: int, epoch_sums: Tensor) -> None:
-        if ckpt_path is None:
-            return
-        global_sums = all_reduce_sum(epoch_sums)  # every rank takes part in the collective
-        if dist.is_main:
-            save_checkpoint(
-                {
-                    "model": _unwrap(net).state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict(),
-                    "epoch": epoch_,
-                    "step_in_epoch": step_,
-                    "global_step": global_step,
-                    "steps_per_epoch": steps_per_epoch,
-                    "batch_size": cfg.batch_size,
-                    "epoch_sums": global_sums.cpu(),
-                    "history": history,
-                    "train_time": result.train_time,
-                    "rng": rng_state(),
-                    "train_config": asdict(cfg),
-                    "optim_config": asdict(optim_cfg),
-                    "world_size": world,
-                    "finished": epoch_ >= cfg.epochs,
-                    "extra": dict(extra_state or {}),
-                },
-                ckpt_path,
-            )
-        barrier()
-
-    while epoch < cfg.epochs:
-        train_mode(net)
-        sampler.set_epoch(epoch, skip=step_in_epoch * local_bs)
-        loader = _loader(train_set, sampler, local_bs, cfg.workers, collate_fn, True, device)
+    def train_epoch(self) -> None:
+        """Run the remaining steps of the current epoch (all of them unless resumed mid-epoch)."""
+        cfg, device, epoch = self.cfg, self.dist.device, self.epoch
+        train_mode(self.net)
+        self.sampler.set_epoch(epoch, skip=self.step_in_epoch * self.local_bs)
+        loader = make_loader(
+            self.train_set, self.sampler, self.local_bs, cfg.workers, self.collate_fn, True, device
+        )
         bar = tqdm(
-            total=steps_per_epoch,
-            initial=step_in_epoch,
+            total=self.steps_per_epoch,
+            initial=self.step_in_epoch,
             desc=f"epoch {epoch + 1}/{cfg.epochs}",
-            disable=not show,
+            disable=not self.show,
             unit="step",
             dynamic_ncols=True,
         )
         tic = time.perf_counter()
         data_iter = iter(loader)
-        for step in range(step_in_epoch, steps_per_epoch):
+        for step in range(self.step_in_epoch, self.steps_per_epoch):
             batch = next(data_iter)
-            torch.manual_seed(derive_seed(cfg.seed, epoch, step, dist.rank))
-            label = batch.label.to(device, non_blocking=True)
-            n = label.numel()
-            num_skipped = len(getattr(batch, "skipped", ()))
-            if n == 0:  # every item of this batch was skipped by the dataset (on_error="skip")
-                if dist.distributed:
-                    raise RuntimeError(
-                        f"epoch {epoch} step {step}: every sample of rank {dist.rank}'s batch was "
-                        "skipped; under DDP all processes must take part in each step"
-                    )
-                scheduler.step()
-                global_step += 1
-                sums[3] += num_skipped
+            torch.manual_seed(derive_seed(cfg.seed, epoch, step, self.dist.rank))
+            loss, n = self._step(batch, epoch, step)
+            self.global_step += 1
+            if loss is None:  # nothing to learn from: every item was skipped
                 continue
-            with _autocast(device, cfg.amp):
-                logits = _forward(net, batch, device)
-                loss = F.cross_entropy(logits.float(), label, label_smoothing=cfg.label_smoothing)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"loss is {loss.item()} at epoch {epoch} step {step} (videos {list(batch.video_id)})"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if optim_cfg.clip_grad_norm:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(net.parameters(), optim_cfg.clip_grad_norm)
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            global_step += 1
-            correct = topk_correct(logits.detach().float(), label, (1,))[1]
-            sums += torch.tensor([loss.item() * n, correct, n, num_skipped], dtype=torch.float64)
             elapsed = time.perf_counter() - tic
-            result.train_time += elapsed
+            self.result.train_time += elapsed
             tic = time.perf_counter()
-            if show:
+            lr = self.optimizer.param_groups[0]["lr"]
+            if self.show:
                 bar.update(1)
                 bar.set_postfix(
-                    loss=f"{loss.item():.3f}",
-                    clips_s=f"{n * world / max(elapsed, 1e-9):.1f}",
-                    lr=f"{optimizer.param_groups[0]['lr']:.2e}",
+                    loss=f"{loss:.3f}",
+                    lr=f"{lr:.2e}",
+                    clips_s=f"{n * self.dist.world_size / max(elapsed, 1e-9):.1f}",
                 )
-            if writer is not None:
-                writer.add_scalar("train/loss", loss.item(), global_step)
-                writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], global_step)
-            if cfg.checkpoint_every and global_step % cfg.checkpoint_every == 0:
-                checkpoint(epoch, step + 1, sums)
+            if self.writer is not None:
+                self.writer.add_scalar("train/loss", loss, self.global_step)
+                self.writer.add_scalar("train/lr", lr, self.global_step)
+            if cfg.checkpoint_every and self.global_step % cfg.checkpoint_every == 0:
+                self.save(epoch, step + 1, self.sums)
         bar.close()
-        del data_iter, loader
 
-        total = all_reduce_sum(sums)
+    def _step(self, batch: Any, epoch: int, step: int) -> tuple[float | None, int]:
+        """One optimisation step on ``batch``; adds to ``sums``; returns (loss, batch size)."""
+        device = self.dist.device
+        label = batch.label.to(device, non_blocking=True)
+        n = label.numel()
+        num_skipped = len(getattr(batch, "skipped", ()))
+        if n == 0:  # every item of this batch was skipped by the dataset (on_error="skip")
+            if self.dist.distributed:
+                raise RuntimeError(
+                    f"epoch {epoch} step {step}: every sample of rank {self.dist.rank}'s batch "
+                    "was skipped; under DDP all processes must take part in each step"
+                )
+            self.scheduler.step()
+            self.sums[3] += num_skipped
+            return None, 0
+        with autocast(device, self.cfg.amp):
+            logits = self.net(*model_inputs(self.net, batch, device))
+            loss = F.cross_entropy(logits.float(), label, label_smoothing=self.cfg.label_smoothing)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"loss is {loss.item()} at epoch {epoch} step {step} (videos {list(batch.video_id)})"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.optim_cfg.clip_grad_norm:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.net.parameters(), self.optim_cfg.clip_grad_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        correct = topk_correct(logits.detach().float(), label, (1,))[1]
+        self.sums += torch.tensor([loss.item() * n, correct, n, num_skipped], dtype=torch.float64)
+        return loss.item(), n
+
+    def end_epoch(self) -> None:
+        """Reduce the epoch's sums, evaluate when due, log, and checkpoint the next epoch's start."""
+        cfg, epoch = self.cfg, self.epoch
+        total = all_reduce_sum(self.sums)
         entry = {
             "epoch": epoch,
             "train_loss": float(total[0] / total[2]),
             "train_top1": float(100.0 * total[1] / total[2]),
-            "lr": optimizer.param_groups[0]["lr"],
-            "train_time": result.train_time,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "train_time": self.result.train_time,
             "skipped": int(total[3]),
         }
         last = epoch + 1 == cfg.epochs
-        if val_set is not None and (last or (cfg.eval_every and (epoch + 1) % cfg.eval_every == 0)):
-            ev = validate(progress=show)
+        due = last or (cfg.eval_every and (epoch + 1) % cfg.eval_every == 0)
+        if self.val_set is not None and due:
+            ev = self.validate(progress=self.show)
             entry.update(
                 val_loss=ev.loss, val_top1=ev.report["top1"], val_top5=ev.report.get("top5")
             )
-            result.eval = ev
-        history.append(entry)
-        if dist.is_main:
-            msg = ", ".join(f"{k} {v:.4g}" for k, v in entry.items() if isinstance(v, float))
-            if entry["skipped"]:
-                msg += f", skipped {entry['skipped']} samples"
-            print(f"epoch {epoch + 1}/{cfg.epochs}: {msg}", file=sys.stderr, flush=True)
-            if writer is not None:
-                for k, v in entry.items():
-                    if k != "epoch" and isinstance(v, float) and math.isfinite(v):
-                        writer.add_scalar(f"epoch/{k}", v, epoch + 1)
-        epoch, step_in_epoch = epoch + 1, 0
-        sums = torch.zeros(4, dtype=torch.float64)
-        checkpoint(epoch, 0, sums)
+            self.result.eval = ev
+        self.result.history.append(entry)
+        if self.dist.is_main:
+            self._log(entry)
+        self.epoch, self.step_in_epoch = epoch + 1, 0
+        self.sums = torch.zeros(4, dtype=torch.float64)
+        self.save(self.epoch, 0, self.sums)
 
-    if result.eval is None and val_set is not None:  # resumed from a finished run, or epochs == 0
-        result.eval = validate()
-    if writer is not None:
-        writer.close()
-    return result
+    def validate(self, progress: bool = False) -> EvalResult:
+        """:func:`evaluate` on the validation set with the run's batch size, workers and AMP."""
+        return evaluate(
+            self.net,
+            self.val_set,
+            self.cfg.eval_batch_size or self.local_bs,
+            self.dist,
+            self.collate_fn,
+            self.cfg.workers,
+            self.class_groups,
+            self.cfg.amp,
+            progress=progress,
+        )
+
+    def _log(self, entry: dict) -> None:
+        msg = ", ".join(f"{k} {v:.4g}" for k, v in entry.items() if isinstance(v, float))
+        if entry["skipped"]:
+            msg += f", skipped {entry['skipped']} samples"
+        print(f"epoch {entry['epoch'] + 1}/{self.cfg.epochs}: {msg}", file=sys.stderr, flush=True)
+        if self.writer is not None:
+            for k, v in entry.items():
+                if k != "epoch" and isinstance(v, float) and math.isfinite(v):
+                    self.writer.add_scalar(f"epoch/{k}", v, entry["epoch"] + 1)
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    def checkpoint_state(self, epoch: int, step: int, global_sums: Tensor) -> dict[str, Any]:
+        """Everything :meth:`restore` needs, as tensors and plain data (``weights_only`` loads it)."""
+        return {
+            "model": unwrap(self.net).state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "epoch": epoch,
+            "step_in_epoch": step,
+            "global_step": self.global_step,
+            "steps_per_epoch": self.steps_per_epoch,
+            "batch_size": self.cfg.batch_size,
+            "epoch_sums": global_sums.cpu(),
+            "history": self.result.history,
+            "train_time": self.result.train_time,
+            "rng": rng_state(),
+            "train_config": asdict(self.cfg),
+            "optim_config": asdict(self.optim_cfg),
+            "world_size": self.dist.world_size,
+            "finished": epoch >= self.cfg.epochs,
+            "extra": self.extra_state,
+        }
+
+    def save(self, epoch: int, step: int, sums: Tensor) -> None:
+        """Checkpoint the position ``(epoch, step)`` with this process's partial ``sums``."""
+        if self.ckpt_path is None:
+            return
+        global_sums = all_reduce_sum(sums)  # every rank takes part in the collective
+        if self.dist.is_main:
+            save_checkpoint(self.checkpoint_state(epoch, step, global_sums), self.ckpt_path)
+        barrier()
+
+
+def _show_progress(cfg: TrainConfig, dist: DistInfo) -> bool:
+    if not dist.is_main:
+        return False
+    if cfg.progress is not None:
+        return cfg.progress
+    return sys.stderr.isatty() and not os.environ.get("CI")
 
 
 def _tensorboard(out_dir: Path):

@@ -165,6 +165,7 @@ class ResNet3D(nn.Module):
     """
 
     graph_required = False
+    takes_graph = False
 
     def __init__(
         self,
@@ -418,11 +419,6 @@ def c2d_r18(num_classes: int | None = 400, **kwargs: object) -> ResNet3D:
     )
 
 
-def count_parameters(model: nn.Module) -> int:
-    """Number of learnable parameters (weights, biases, BN affine; not BN running stats)."""
-    return sum(p.numel() for p in model.parameters())
-
-
 __all__ = [
     "BasicBlock3D",
     "Bottleneck3D",
@@ -431,7 +427,6 @@ __all__ = [
     "NONLOCAL_POSITIONS",
     "c2d_r18",
     "c2d_r50",
-    "count_parameters",
     "i3d_nl_r18",
     "i3d_nl_r50",
     "i3d_r18",

@@ -50,6 +50,7 @@ class STRG(nn.Module):
     """
 
     graph_required = True
+    takes_graph = True
 
     def __init__(
         self,

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "backbone.py"
-
 
 @pytest.fixture(scope="module")
-def backbone():
-    spec = importlib.util.spec_from_file_location("bench_backbone", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+def backbone(bench):
+    return bench("backbone")
 
 
 def test_quick_run_writes_rows(backbone, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -16,19 +15,13 @@ REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "cora.py"
 
 
-def _load_module():
-    spec = importlib.util.spec_from_file_location("benchmarks_cora", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-cora_bench = _load_module()
+@pytest.fixture(scope="module")
+def cora_bench(bench):
+    return bench("cora")
 
 
 @pytest.fixture(scope="module")
-def cora(planetoid_root: Path):
+def cora(cora_bench, planetoid_root: Path):
     return cora_bench.load_planetoid("Cora", planetoid_root)
 
 
@@ -43,7 +36,7 @@ def one_thread():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_reaches_paper_accuracy(cora, seed: int) -> None:
+def test_reaches_paper_accuracy(cora_bench, cora, seed: int) -> None:
     """Kipf & Welling report 81.5 on Cora; each seed must reach 79.5 at the best-val epoch."""
     result = cora_bench.train_once(cora, "stgcn", seed)
     assert len(result.step_times) == 200
@@ -51,7 +44,7 @@ def test_reaches_paper_accuracy(cora, seed: int) -> None:
     assert result.test_acc >= 79.5, result
 
 
-def test_ours_and_pyg_train_identically(cora) -> None:
+def test_ours_and_pyg_train_identically(cora_bench, cora) -> None:
     """Same seed -> same weights and dropout masks, interleaved or not: only the conv differs."""
     hyper = cora_bench.Hyper(epochs=15)
     both = cora_bench.train_interleaved(cora, ["stgcn", "pyg"], seed=3, hyper=hyper)
@@ -62,7 +55,7 @@ def test_ours_and_pyg_train_identically(cora) -> None:
     assert both["stgcn"].val_acc > 30  # learning happened: 7 classes, chance is ~14%
 
 
-def test_offline_message(tmp_path: Path, monkeypatch) -> None:
+def test_offline_message(cora_bench, tmp_path: Path, monkeypatch) -> None:
     def offline(*args, **kwargs):
         raise OSError("Temporary failure in name resolution")
 
@@ -71,7 +64,7 @@ def test_offline_message(tmp_path: Path, monkeypatch) -> None:
         cora_bench.load_planetoid("Cora", tmp_path)
 
 
-def test_raw_dir_missing_files(tmp_path: Path) -> None:
+def test_raw_dir_missing_files(cora_bench, tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match=r"missing Planetoid raw files .*ind\.citeseer\.x"):
         cora_bench.copy_raw(tmp_path, tmp_path / "root", "CiteSeer")
 

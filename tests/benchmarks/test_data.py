@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -18,17 +17,10 @@ sys.path.insert(0, str(REPO / "tests" / "data"))
 from ssv2_fixtures import make_ssv2  # noqa: E402
 
 
-def _module():
-    spec = importlib.util.spec_from_file_location("bench_data", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_box_files_are_something_else_schema(tmp_path: Path):
+def test_box_files_are_something_else_schema(bench, tmp_path: Path):
     from stgcn.data.boxes import build_box_index, iter_json_object
 
-    parts = _module().write_box_files(tmp_path, 9)
+    parts = bench("data").write_box_files(tmp_path, 9)
     assert [p.name for p in parts] == [f"bounding_box_smthsmth_part{i}.json" for i in range(1, 5)]
     merged = {}
     for p in parts:
@@ -42,9 +34,9 @@ def test_box_files_are_something_else_schema(tmp_path: Path):
 
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
-def test_rss_children_report_memory(tmp_path: Path, capsys: pytest.CaptureFixture):
-    bench = _module()
-    parts = bench.write_box_files(tmp_path, 20)
+def test_rss_children_report_memory(bench, tmp_path: Path, capsys: pytest.CaptureFixture):
+    mod = bench("data")
+    parts = mod.write_box_files(tmp_path, 20)
     index = tmp_path / "i.sqlite"
     # the build in a fresh process, as the benchmark runs it; the other modes here (same code)
     cmd = [sys.executable, str(SCRIPT), "--child", "build", "--index", str(index), *map(str, parts)]
@@ -52,7 +44,7 @@ def test_rss_children_report_memory(tmp_path: Path, capsys: pytest.CaptureFixtur
     rows = {"build": json.loads(out.strip().splitlines()[-1])}
     assert index.is_file()
     for mode in ("json", "index"):
-        bench.child(mode, [str(p) for p in parts], str(index))
+        mod.child(mode, [str(p) for p in parts], str(index))
         rows[mode] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     for mode, r in rows.items():
         assert r["mode"] == mode
@@ -60,9 +52,9 @@ def test_rss_children_report_memory(tmp_path: Path, capsys: pytest.CaptureFixtur
         assert r["extra_mib"] == pytest.approx(r["peak_rss_mib"] - r["rss_before_mib"], abs=0.11)
 
 
-def test_loader_table(tmp_path: Path):
+def test_loader_table(bench, tmp_path: Path):
     root = make_ssv2(tmp_path / "ssv2")
-    rows = _module().measure_loader(root, "train", batch=2, frames=4, size=48, batches=2)
+    rows = bench("data").measure_loader(root, "train", batch=2, frames=4, size=48, batches=2)
     assert [r["workers"] for r in rows[:-1]] == [0, 1, 2]
     for r in rows[:-1]:
         assert r["clips"] == 4 and r["clips_per_s"] > 0 and r["startup_s"] >= 0

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "layers.py"
-
 
 @pytest.fixture(scope="module")
-def layers_bench():
-    spec = importlib.util.spec_from_file_location("bench_layers", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+def layers_bench(bench):
+    return bench("layers")
 
 
 def test_quick_run_writes_rows(layers_bench, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
+from stgcn.engine import load_checkpoint
+from stgcn.models import build_model, count_parameters
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "ssv2.py"
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore", "CI": "1"}
-
-
-def _module():
-    spec = importlib.util.spec_from_file_location("bench_ssv2", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_help_documents_every_flag() -> None:
@@ -38,23 +33,37 @@ def test_help_documents_every_flag() -> None:
         assert flag in out, flag
 
 
-def test_flags_override_the_preset() -> None:
-    mod = _module()
-    args = mod.build_parser().parse_args(["--preset", "paper", "--frames", "16", "--views", "3x3"])
+def test_flags_override_the_preset(bench) -> None:
+    mod = bench("ssv2")
+    args = mod.build_parser().parse_args(
+        ["--preset", "paper", "--frames", "16", "--views", "3x3", "--lr", "0.1", "--clip-grad", "0"]
+    )
     preset = mod.resolve(args)
-    assert (preset.frames, preset.size, preset.depth, preset.graph_dim, preset.gcn_layers) == (
-        16, 224, 50, 512, 3,
-    )  # fmt: skip
-    assert preset.res5_stride == 1 and preset.views == (3, 3) and preset.sampling == "dense"
-    assert mod.resolve(mod.build_parser().parse_args([])).frames == 8
+    m, data = preset.model, preset.data
+    assert (m.frames, data.size, m.depth, m.region_channels, m.gcn_layers) == (16, 224, 50, 512, 3)
+    assert m.res5_stride == 1 and data.views == (3, 3) and data.sampling == "dense"
+    assert preset.optim.lr == 0.1 and preset.optim.clip_grad_norm is None  # --clip-grad 0: off
+    assert preset.optim.milestones == [20.0, 25.0] and preset.train.epochs == 30
+    assert mod.resolve(mod.build_parser().parse_args([])).model.frames == 8
     strg = mod.build("i3d_nl_gcn", 174, preset)  # the paper preset's model builds
-    assert strg.graph_required and mod.count_parameters(strg) > 30e6
+    assert strg.takes_graph and count_parameters(strg) > 30e6
     with pytest.raises(SystemExit):
         mod.build_parser().parse_args(["--views", "2by3"])
 
 
-def test_class_groups_follow_the_templates() -> None:
-    mod = _module()
+def test_smoke_preset_is_cpu_with_a_few_fields_changed(bench) -> None:
+    mod = bench("ssv2")
+    cpu, smoke = mod.PRESETS["cpu"], mod.PRESETS["smoke"]
+    assert smoke.optim == replace(cpu.optim, warmup_epochs=0.0)
+    assert smoke.train == replace(cpu.train, epochs=1)
+    assert (smoke.model.depth, smoke.model.res5_stride) == (cpu.model.depth, cpu.model.res5_stride)
+    assert smoke.data.sampling == cpu.data.sampling and smoke.data.size == 32
+    with pytest.raises(TypeError):  # a misspelt field is an error, not a new field
+        mod.with_fields(cpu, {"model.frame": 4})
+
+
+def test_class_groups_follow_the_templates(bench) -> None:
+    mod = bench("ssv2")
     names = ["Moving something up", "Putting something next to something", "Picking something up"]
     assert mod.class_groups_of(names) == {"temporal_reversal": [0], "relational": [1]}
 
@@ -128,10 +137,22 @@ def test_evaluate_multiview_and_stage_two(smoke: tuple[Path, str]) -> None:
     )  # fmt: skip
     run = json.loads((stage2 / "results.json").read_text())["runs"][0]
     assert run["init_from"]["loaded"] > 0 and run["init_from"]["frozen_parameters"] > 0
-    trained = torch.load(stage2 / "runs" / "i3d_gcn-seed0" / "checkpoint.pt", weights_only=False)
-    source = torch.load(ck, weights_only=False)["model"]
+    trained = load_checkpoint(stage2 / "runs" / "i3d_gcn-seed0" / "checkpoint.pt")
+    source = load_checkpoint(ck)["model"]
     frozen = [k for k in source if k.startswith("conv1.")]
     assert frozen
     for k in frozen:
         match = [t for t in trained["model"] if t.endswith(k)]
         assert match and torch.equal(trained["model"][match[0]], source[k])
+
+
+def test_checkpoint_rebuilds_its_model(smoke: tuple[Path, str]) -> None:
+    """A checkpoint alone (weights_only) names the model, its build arguments and its classes."""
+    tmp, _ = smoke
+    res = json.loads((tmp / "out" / "results.json").read_text())
+    for name in ("i3d", "i3d_gcn"):
+        ck = load_checkpoint(tmp / "out" / "runs" / f"{name}-seed0" / "checkpoint.pt")
+        extra = ck["extra"]
+        assert extra["model_name"] == name and extra["classes"] == res["classes"]
+        model = build_model(name, len(extra["classes"]), **extra["model_config"])
+        model.load_state_dict(ck["model"])  # strict: every tensor has its place

@@ -87,7 +87,7 @@ def toy_collate(items: list[ToySample]) -> ToySample:
 class ToyNet(nn.Module):
     """Conv3d -> (BatchNorm) -> pooled -> dropout -> linear, plus a term from the pooled boxes."""
 
-    graph_required = True
+    takes_graph = True
 
     def __init__(
         self, num_classes: int = 4, width: int = 8, bn: bool = False, dropout: float = 0.3

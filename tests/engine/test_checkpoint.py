@@ -1,4 +1,5 @@
-"""Atomic checkpoints: a write killed half-way leaves the previous checkpoint intact."""
+"""Checkpoints: atomic (a write killed half-way leaves the previous one intact), and read with
+``weights_only=True`` (a file whose pickle would run code is refused)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,8 @@ import numpy as np
 import pytest
 import torch
 
-from stgcn.engine.checkpoint import (
-    derive_seed,
-    load_checkpoint,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-)
+from stgcn.engine.checkpoint import UnsafeFileError, load_checkpoint, save_checkpoint
+from stgcn.engine.seeding import rng_state, set_rng_state
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -83,16 +79,31 @@ def test_sigkill_during_write_keeps_old_checkpoint(tmp_path: Path) -> None:
     assert back["epoch"] == 1 and torch.equal(back["w"], torch.ones(1000))
 
 
-def test_rng_state_roundtrip() -> None:
-    state = rng_state()
+class _RunsCode:
+    """Unpickling this calls ``open(path, "w")``: a stand-in for any code a pickle can run."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (str(self.path), "w"))
+
+
+def test_checkpoint_whose_pickle_runs_code_is_refused(tmp_path: Path) -> None:
+    marker = tmp_path / "code-ran"
+    save_checkpoint({"epoch": 1, "payload": _RunsCode(marker)}, tmp_path / "evil.pt")
+    with pytest.raises(UnsafeFileError, match=r"evil\.pt: refused to load.*could run code"):
+        load_checkpoint(tmp_path / "evil.pt")
+    assert not marker.exists()
+    torch.load(tmp_path / "evil.pt", weights_only=False)  # what the refusal prevents
+    assert marker.exists()
+
+
+def test_rng_state_is_plain_data(tmp_path: Path) -> None:
+    """What a checkpoint carries of the generators loads with weights_only and restores them."""
+    save_checkpoint({"rng": rng_state()}, tmp_path / "ck.pt")
+    back = torch.load(tmp_path / "ck.pt", weights_only=True)["rng"]
     a = (random.random(), np.random.rand(), torch.rand(3))  # noqa: NPY002
-    set_rng_state(state)
+    set_rng_state(back)
     b = (random.random(), np.random.rand(), torch.rand(3))  # noqa: NPY002
     assert a[0] == b[0] and a[1] == b[1] and torch.equal(a[2], b[2])
-
-
-def test_derive_seed_depends_on_every_part() -> None:
-    seeds = {derive_seed(s, e, i) for s in range(3) for e in range(3) for i in range(3)}
-    assert len(seeds) == 27
-    assert derive_seed(1, 2, 3) == derive_seed(1, 2, 3)
-    assert 0 <= derive_seed(10**12, 5) < 2**63

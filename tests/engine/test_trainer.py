@@ -85,7 +85,7 @@ def test_resume_refuses_a_different_batch_size(tmp_path: Path) -> None:
 
 
 def _result(out: Path) -> dict:
-    return torch.load(out / "result.pt", weights_only=False)
+    return torch.load(out / "result.pt", weights_only=True)
 
 
 def _assert_same_run(a: dict, b: dict, atol: float) -> None:

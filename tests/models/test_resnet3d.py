@@ -9,6 +9,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from stgcn.layers.non_local import NonLocalGraphConv
+from stgcn.models.complexity import count_parameters
 from stgcn.models.inflate import inflate_2d_weights, inflate_kernel
 from stgcn.models.resnet3d import (
     I3D_TEMPORAL_KERNELS,
@@ -17,7 +18,6 @@ from stgcn.models.resnet3d import (
     ResNet3D,
     c2d_r18,
     c2d_r50,
-    count_parameters,
     i3d_nl_r18,
     i3d_nl_r50,
     i3d_r18,

@@ -1,0 +1,40 @@
+"""The machine a benchmark ran on, for its report: one helper shared by the scripts here.
+
+Scripts import it as ``from _machine import machine`` (``python benchmarks/x.py`` puts this folder
+first on ``sys.path``; the tests' ``bench`` fixture does the same).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch_geometric
+
+
+def cpu_name() -> str:
+    """The CPU model from ``/proc/cpuinfo`` (Linux), else what :mod:`platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass  # not Linux
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict[str, Any]:
+    """CPU, core count, platform, python, torch and PyG versions, torch threads, GPU (or None)."""
+    return {
+        "cpu": cpu_name(),
+        "cpu_count": os.cpu_count() or 0,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_geometric": torch_geometric.__version__,
+        "threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+    }

@@ -1,0 +1,84 @@
+"""Files written atomically and read back without running code.
+
+:func:`save_atomic` writes with :func:`torch.save` to a temporary file in the destination's folder,
+flushes and ``fsync``-s it, moves it over the destination with :func:`os.replace` (atomic on POSIX
+and Windows) and ``fsync``-s the folder entry: a process killed at any point leaves the old file or
+the new one, never a truncated one.
+
+:func:`load_safe` reads with ``torch.load(..., weights_only=True)``: the unpickler accepts tensors,
+plain containers and numbers only, so a file that someone else wrote (a downloaded checkpoint, a
+cache on a shared disk) cannot execute code while it is read. A file whose pickle names anything
+else is refused with :class:`UnsafeFileError`. Everything stgcn writes (checkpoints, the decoded-clip
+cache) is made of tensors, dicts, lists, strings and numbers for that reason.
+
+This module imports nothing from stgcn, so every layer of the package can use it.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["UnsafeFileError", "load_safe", "save_atomic"]
+
+
+class UnsafeFileError(pickle.UnpicklingError):
+    """A file whose pickle would build objects other than tensors and plain data (and so could run
+    code) was refused."""
+
+
+def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
+    """Write ``obj`` with :func:`torch.save` to ``path`` atomically; returns the path.
+
+    The temporary file ``.<name>.<random>.tmp`` lives in the same folder, so the final
+    :func:`os.replace` never crosses a file system; it is removed if the write fails.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        # Leave no temporary file behind on an error; the old file is untouched.
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    if hasattr(os, "O_DIRECTORY"):
+        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    return path
+
+
+def load_safe(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:
+    """Read a file written by :func:`save_atomic` (or ``torch.save``) with ``weights_only=True``.
+
+    Raises:
+        FileNotFoundError: ``path`` is not a file.
+        UnsafeFileError: the pickle names a type other than tensors and plain data; the message
+            says which, and that loading it could run code.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"not found: {path}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        # torch's message names the refused global and suggests weights_only=False; we say why not.
+        raise UnsafeFileError(
+            f"{path}: refused to load: its pickle holds more than tensors and plain data, and "
+            "unpickling it could run code. stgcn writes only tensors, dicts, lists, strings and "
+            "numbers; if you wrote this file yourself and trust it, read it with "
+            f"torch.load(path, weights_only=False). Details: {str(err).splitlines()[0]}"
+        ) from err
