@@ -130,28 +130,24 @@ def _write_json(path: Path, obj: Any, indent: int | None = None) -> None:
 def _readme(
     params: dict[str, Any], counts: dict[str, dict[str, int]], labels: dict[str, str]
 ) -> str:
+    """The README.md of a set: ``README.template.md`` with its ``$fields`` filled in."""
     rows = "\n".join(
         f"| {labels[c.name]} | {c.template} | {c.group} | {c.partner or ''} | "
         f"{counts['train'].get(c.template, 0)}/{counts['validation'].get(c.template, 0)}/"
         f"{counts['test'].get(c.template, 0)} | {c.rendering} |"
         for c in sorted(CLASSES, key=lambda c: int(labels[c.name]))
     )
-    seed, num_videos = params["seed"], params["num_videos"]
-    size = "{}x{}".format(*params["size"])
-    frames = "{}-{}".format(*params["frames"])
-    splits = tuple(params["splits"])
+    fields = {
+        "GENERATOR_VERSION": GENERATOR_VERSION,
+        "FPS": FPS,
+        "MANIFEST": MANIFEST,
+        "rows": rows,
+    }
+    fields.update(seed=params["seed"], num_videos=params["num_videos"])
+    fields.update(size="{}x{}".format(*params["size"]), frames="{}-{}".format(*params["frames"]))
+    fields["splits"] = tuple(params["splits"])
     template = resources.files(__package__).joinpath(README_TEMPLATE).read_text(encoding="utf-8")
-    return string.Template(template).substitute(
-        GENERATOR_VERSION=GENERATOR_VERSION,
-        FPS=FPS,
-        MANIFEST=MANIFEST,
-        seed=seed,
-        num_videos=num_videos,
-        size=size,
-        frames=frames,
-        splits=splits,
-        rows=rows,
-    )
+    return string.Template(template).substitute(fields)
 
 
 def _same_dataset(out: Path, params: dict[str, Any]) -> dict[str, Any] | None:
