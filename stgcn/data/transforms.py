@@ -83,6 +83,9 @@ class ClipBoxes:
         return tv_tensors.Video(self.frames), _boxes(self)
 
 
+XYXY = tv_tensors.BoundingBoxFormat.XYXY
+
+
 def _boxes(x: ClipBoxes) -> tv_tensors.BoundingBoxes:
     return tv_tensors.BoundingBoxes(x.box, format="XYXY", canvas_size=(x.height, x.width))
 
@@ -109,10 +112,11 @@ def resize(x: ClipBoxes, height: int, width: int) -> ClipBoxes:
     """
     if (height, width) == (x.height, x.width):
         return x
+    size = [height, width]
     # float first: v2 resizes uint8 frames with its own kernel and rounds them back to integers
-    frames = TF.resize(tv_tensors.Video(x.frames.float()), [height, width], antialias=True)
-    box = TF.resize(_boxes(x), [height, width])
-    return replace(x, frames=_plain(frames), box=_plain(box))
+    frames = TF.resize_video(x.frames.float(), size, antialias=True)
+    box, _ = TF.resize_bounding_boxes(x.box, canvas_size=(x.height, x.width), size=size)
+    return replace(x, frames=frames, box=box)
 
 
 def crop(
@@ -125,22 +129,23 @@ def crop(
         raise ValueError(
             f"crop {height}x{width} at ({top}, {left}) outside a {x.height}x{x.width} frame"
         )
-    frames = TF.crop(tv_tensors.Video(x.frames), top, left, height, width)
-    box = TF.crop(_boxes(x), top, left, height, width)  # shifted and clamped to the crop
-    return _sanitize(replace(x, frames=_plain(frames)), box, min_size)
+    frames = TF.crop_video(x.frames, top, left, height, width)
+    box, _ = TF.crop_bounding_boxes(x.box, XYXY, top, left, height, width)  # shifted, clamped
+    return _sanitize(replace(x, frames=frames, box=box), min_size)
 
 
-def _sanitize(x: ClipBoxes, box: tv_tensors.BoundingBoxes, min_size: float) -> ClipBoxes:
-    """``x`` with ``box`` (clamped to the frame), less the boxes under ``min_size`` pixels wide or
-    high; those are counted in ``dropped``."""
-    box, ok = TF.sanitize_bounding_boxes(box, min_size=min_size)
-    return replace(x, box=_plain(box), keep=x.keep[ok], dropped=x.dropped + int((~ok).sum()))
+def _sanitize(x: ClipBoxes, min_size: float) -> ClipBoxes:
+    """``x`` less the boxes under ``min_size`` pixels wide or high, counted in ``dropped``."""
+    box, ok = TF.sanitize_bounding_boxes(
+        x.box, format=XYXY, canvas_size=(x.height, x.width), min_size=min_size
+    )
+    return replace(x, box=box, keep=x.keep[ok], dropped=x.dropped + int((~ok).sum()))
 
 
 def hflip(x: ClipBoxes) -> ClipBoxes:
     """Mirror every frame left-right; ``x1' = W - x2``, ``x2' = W - x1``."""
-    frames = TF.horizontal_flip(tv_tensors.Video(x.frames))
-    return replace(x, frames=_plain(frames), box=_plain(TF.horizontal_flip(_boxes(x))))
+    box = TF.horizontal_flip_bounding_boxes(x.box, XYXY, canvas_size=(x.height, x.width))
+    return replace(x, frames=TF.horizontal_flip_video(x.frames), box=box)
 
 
 def _short_side(height: int, width: int, size: int) -> tuple[int, int]:
@@ -244,7 +249,8 @@ class MultiScaleCrop:
         left = int(rng.integers(x.width - w + 1))
         x = resize(crop(x, top, left, h, w, self.min_size), self.size, self.size)
         # scaling can put an edge a rounding error past the frame: clamp before the size test
-        return _sanitize(x, TF.clamp_bounding_boxes(_boxes(x)), self.min_size)
+        box = _plain(TF.clamp_bounding_boxes(_boxes(x)))
+        return _sanitize(replace(x, box=box), self.min_size)
 
     def __repr__(self) -> str:
         return f"MultiScaleCrop({self.size}, scales={self.scales}, max_distort={self.max_distort})"
@@ -296,8 +302,7 @@ class Normalize:
         self.std = (torch.tensor(std) * 255).tolist()
 
     def __call__(self, x: ClipBoxes, rng: np.random.Generator | None = None) -> ClipBoxes:
-        frames = TF.normalize(tv_tensors.Video(x.frames.float()), self.mean, self.std)
-        return replace(x, frames=_plain(frames))
+        return replace(x, frames=TF.normalize_video(x.frames.float(), self.mean, self.std))
 
     def __repr__(self) -> str:
         return "Normalize()"

@@ -335,6 +335,15 @@ def test_source_digest_covers_rendering_but_not_prose(tmp_path: Path):
     _edit(copy / "cli.py", "output folder", "output directory")
     _edit(copy / "writer.py", "The dataset writer", "The set writer")
     _edit(copy / "classes.py", "lets go and leaves", "releases it and leaves")
+    # prose and layout inside the hashed modules: docstrings, comments, line breaks
+    _edit(copy / "render.py", "Rendering: one video's", "Rendering of one video's")
+    _edit(copy / "render.py", "    # appearance jitter", "    # jitter of the appearance")
+    _edit(
+        copy / "motion.py",
+        '    """Positions [T, 2] through keyframes',
+        '    """Positions [T, 2] via keys',
+    )
+    _edit(copy / "webm.py", "FPS = 12\n", "FPS = (\n    12\n)\n")
     assert "writer.py" not in HASHED_MODULES and "classes.py" not in HASHED_MODULES
     assert source_digest(copy) == S.GENERATOR_SOURCE
     reworded = [replace(c, rendering=c.rendering + " Edited.") for c in S.CLASSES]

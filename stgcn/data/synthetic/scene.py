@@ -32,6 +32,7 @@ class Shape:
 
 
 def colour_name(rgb: np.ndarray) -> str:
+    """A plain colour word for an RGB colour (3,) in 0..255, by hue, or grey level when unsaturated."""
     r, g, b = rgb / 255.0
     mx, mn = max(r, g, b), min(r, g, b)
     if mx - mn < 0.12:
@@ -50,6 +51,7 @@ def colour_name(rgb: np.ndarray) -> str:
 
 
 def random_colour(rng: np.random.Generator) -> np.ndarray:
+    """An RGB colour (3,) in 0..255: hue uniform, saturation 0.35-1, value 0.4-1."""
     h = rng.uniform(0, 6)
     s = rng.uniform(0.35, 1.0)
     v = rng.uniform(0.4, 1.0)
@@ -60,6 +62,8 @@ def random_colour(rng: np.random.Generator) -> np.ndarray:
 
 
 def make_object(rng: np.random.Generator, size: np.ndarray, centre: np.ndarray) -> Shape:
+    """An object of ``size`` (w, h) following ``centre`` [T, 2]: rectangle or ellipse, random
+    colour and texture, named after its colour and a noun that fits its shape ("red box")."""
     kind = "rect" if rng.random() < 0.5 else "ellipse"
     colour = random_colour(rng)
     noun = rng.choice(_RECT_NOUNS if kind == "rect" else _ROUND_NOUNS)
@@ -127,4 +131,5 @@ class Scene:
         return np.array([np.cos(a), np.sin(a)])
 
     def gap(self) -> float:
+        """A small gap between two objects: 3-12% of the frame's short side."""
         return self.rng.uniform(0.03, 0.12) * self.u

@@ -5,9 +5,11 @@ reuses a complete set made by the same generator with the same parameters.
 What a set must be regenerated for: the manifest records ``GENERATOR_VERSION``, the parameters and
 ``GENERATOR_SOURCE``, a SHA-256 over only what decides the pixels and boxes:
 
-- the source files of the modules in ``HASHED_MODULES``: :mod:`.scene`, :mod:`.motion`,
-  :mod:`.render` (what is drawn), :mod:`.webm` (how it is encoded) and :mod:`.layout` (ids, splits,
-  classes, lengths, box and label entries, file names);
+- the code of the modules in ``HASHED_MODULES``: :mod:`.scene`, :mod:`.motion`, :mod:`.render`
+  (what is drawn), :mod:`.webm` (how it is encoded) and :mod:`.layout` (ids, splits, classes,
+  lengths, box and label entries, file names). Their code only: the syntax tree without docstrings,
+  printed back by ``ast.unparse``, so comments, docstrings and formatting do not count (the printed
+  form may change with the Python version: a new Python regenerates once);
 - the class catalogue as the values that reach the files (template, group, partner, placeholder
   count, label index, reversal sources), not as source text, so a class's ``rendering`` prose
   can change.
@@ -19,6 +21,7 @@ module lays files out (JSON indentation, say) must bump ``GENERATOR_VERSION``.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import multiprocessing
@@ -70,9 +73,9 @@ def source_digest(
     folder = Path(__file__).parent if folder is None else Path(folder)
     h = hashlib.sha256()
     for name in HASHED_MODULES:
-        data = (folder / name).read_bytes()
-        h.update(f"{name}\0{len(data)}\0".encode())
-        h.update(data)
+        code = _code_of((folder / name).read_text(encoding="utf-8")).encode()
+        h.update(f"{name}\0{len(code)}\0".encode())
+        h.update(code)
     catalogue = {
         "classes": [[c.template, c.group, c.partner, c.num_placeholders] for c in classes],
         "labels": label_index(classes),
@@ -80,6 +83,18 @@ def source_digest(
     }
     h.update(json.dumps(catalogue, sort_keys=True).encode())
     return h.hexdigest()
+
+
+def _code_of(source: str) -> str:
+    """A module's code without comments, docstrings or layout: its syntax tree, printed back."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            first = node.body[0] if node.body else None
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                if isinstance(first.value.value, str):
+                    node.body = node.body[1:] or [ast.Pass()]
+    return ast.unparse(tree)
 
 
 def _installed_digest() -> str:
