@@ -9,9 +9,10 @@ dropped and counted in ``ClipBoxes.dropped``, and ``ClipBoxes.keep`` says which 
 are left, so callers can take their frame indices and categories along.
 
 The frame and box operations are torchvision's ``transforms.v2`` kernels for ``tv_tensors.Video``
-and ``tv_tensors.BoundingBoxes`` (resize, crop, clamp, sanitize, flip, normalize); what they
-return is bit for bit what the hand-written versions this module had before returned
-(``tests/data/test_transforms.py`` checks it against the formulas). The random parameters (scale,
+and ``tv_tensors.BoundingBoxes`` (resize, crop, clamp, sanitize, flip, normalize), called on the
+plain tensors directly (what v2's dispatcher would call for those types, without its per-call
+wrapping); what they return is bit for bit what the hand-written versions this module had before
+returned (``tests/data/test_transforms.py`` checks it against the formulas). The random parameters (scale,
 crop position, flip) are drawn here from the explicit ``np.random.Generator`` the dataset derives
 per sample, not by v2's random transforms, which draw from torch's global generator: a sample's
 augmentation must depend on (seed, epoch, index) alone for an exact mid-epoch resume.
@@ -83,7 +84,7 @@ class ClipBoxes:
         return tv_tensors.Video(self.frames), _boxes(self)
 
 
-XYXY = tv_tensors.BoundingBoxFormat.XYXY
+_XYXY = tv_tensors.BoundingBoxFormat.XYXY
 
 
 def _boxes(x: ClipBoxes) -> tv_tensors.BoundingBoxes:
@@ -130,21 +131,21 @@ def crop(
             f"crop {height}x{width} at ({top}, {left}) outside a {x.height}x{x.width} frame"
         )
     frames = TF.crop_video(x.frames, top, left, height, width)
-    box, _ = TF.crop_bounding_boxes(x.box, XYXY, top, left, height, width)  # shifted, clamped
+    box, _ = TF.crop_bounding_boxes(x.box, _XYXY, top, left, height, width)  # shifted, clamped
     return _sanitize(replace(x, frames=frames, box=box), min_size)
 
 
 def _sanitize(x: ClipBoxes, min_size: float) -> ClipBoxes:
     """``x`` less the boxes under ``min_size`` pixels wide or high, counted in ``dropped``."""
     box, ok = TF.sanitize_bounding_boxes(
-        x.box, format=XYXY, canvas_size=(x.height, x.width), min_size=min_size
+        x.box, format=_XYXY, canvas_size=(x.height, x.width), min_size=min_size
     )
     return replace(x, box=box, keep=x.keep[ok], dropped=x.dropped + int((~ok).sum()))
 
 
 def hflip(x: ClipBoxes) -> ClipBoxes:
     """Mirror every frame left-right; ``x1' = W - x2``, ``x2' = W - x1``."""
-    box = TF.horizontal_flip_bounding_boxes(x.box, XYXY, canvas_size=(x.height, x.width))
+    box = TF.horizontal_flip_bounding_boxes(x.box, _XYXY, canvas_size=(x.height, x.width))
     return replace(x, frames=TF.horizontal_flip_video(x.frames), box=box)
 
 
