@@ -12,7 +12,15 @@
    ``index`` (open the index and look up 1,000 random videos). Each reports its RSS after the
    imports and the peak during the work alone (``/proc/self/clear_refs``), Linux only.
 
+3. Transforms, alone (``--transforms``): stgcn's training transforms (short side to a random
+   128-160, random 112 crop, flip, normalise; ``torchvision.transforms.v2`` kernels) against the
+   same module with the hand-written kernels it had before (``F.interpolate``, slicing, clamps;
+   read from git at ``HANDWRITTEN``), on the same clips with the same random draws, in
+   alternation; checks the outputs are bit for bit equal and prints ms/clip and the ratio for a
+   synthetic-sized and an SSv2-sized clip.
+
     python benchmarks/data.py                 # 240 videos, 20,000 box videos (~0.5 GB of JSON)
+    python benchmarks/data.py --transforms    # the paired transforms benchmark only
     python benchmarks/data.py --quick         # tiny: checks the script runs
     python benchmarks/data.py --root /data/ssv2 --split validation
 """
@@ -28,8 +36,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 
+import numpy as np
 import torch
 from _machine import cpu_name
 
@@ -166,9 +176,122 @@ def measure_loader(root: Path, split: str, batch: int, frames: int, size: int, b
     return rows
 
 
+# ---------------------------------------------------------------------------------------------
+# transforms: stgcn's (v2 kernels) vs the hand-written kernels they replaced, paired
+
+# name: (frames, height, width, crop); None: --frames / --size. The last row is all fixed cost.
+TRANSFORM_CLIPS = {
+    "synthetic": (None, 96, 128, None),
+    "ssv2": (None, 240, 320, None),
+    "per-call cost": (1, 12, 16, 8),
+}
+HANDWRITTEN = "8a6bb85"  # the last commit whose stgcn/data/transforms.py has hand-written kernels
+
+
+def handwritten_transforms() -> types.ModuleType:
+    """``stgcn/data/transforms.py`` as of ``HANDWRITTEN``, read from git: the same classes and
+    random draws as today's, on ``F.interpolate``, slicing and clamps instead of v2 kernels."""
+    name = "stgcn_transforms_handwritten"
+    if name not in sys.modules:
+        cmd = ["git", "-C", str(REPO), "show", f"{HANDWRITTEN}:stgcn/data/transforms.py"]
+        run = subprocess.run(cmd, capture_output=True, text=True)
+        if run.returncode:
+            raise SystemExit(
+                f"--transforms compares with stgcn/data/transforms.py at {HANDWRITTEN}: run it in a "
+                f"git checkout of stgcn that has that commit ({run.stderr.strip()})"
+            )
+        module = types.ModuleType(name)
+        sys.modules[name] = module  # dataclasses look their module up
+        exec(
+            compile(run.stdout, f"{HANDWRITTEN}:stgcn/data/transforms.py", "exec"), module.__dict__
+        )
+    return sys.modules[name]
+
+
+def measure_transforms(
+    shape: tuple[int, int], frames: int, size: int, clips: int, rounds: int, seed: int = 0
+) -> dict:
+    """ms per clip of ``train_transform(size, flip_labels={})``, hand-written and v2, on the same
+    ``clips`` (uint8 noise, 3 boxes per frame, some cut by the crop) with the same draws; each
+    round times both over all clips, the order swapped every round. Raises if an output differs
+    in a single bit."""
+    from stgcn.data import transforms as v2
+
+    hand = handwritten_transforms()
+    g = torch.Generator().manual_seed(seed)
+    h, w = shape
+    inputs = []
+    for _ in range(clips):
+        video = torch.randint(0, 256, (frames, h, w, 3), dtype=torch.uint8, generator=g)
+        xy = torch.rand(3 * frames, 2, generator=g) * torch.tensor([w, h])
+        wh = torch.rand(3 * frames, 2, generator=g) * torch.tensor([w, h]) / 3
+        inputs.append((video, torch.cat([xy, xy + wh], 1)))
+    variants = {
+        name: (module.ClipBoxes.from_frames, module.train_transform(size, flip_labels={}))
+        for name, module in (("hand-written", hand), ("v2", v2))
+    }
+
+    def run(name: str, r: int) -> list:
+        wrap, transform = variants[name]
+        return [
+            transform(wrap(*x), np.random.default_rng([seed, r, i])) for i, x in enumerate(inputs)
+        ]
+
+    for a, b in zip(run("hand-written", rounds), run("v2", rounds), strict=True):  # + warm-up
+        same = [torch.equal(getattr(a, f), getattr(b, f)) for f in ("frames", "box", "keep")]
+        if not all(same) or (a.label, a.dropped) != (b.label, b.dropped):
+            raise AssertionError(f"{shape}: the v2 transforms differ from the hand-written ones")
+    seconds: dict[str, list[float]] = {"hand-written": [], "v2": []}
+    for r in range(rounds):
+        for name in list(seconds) if r % 2 == 0 else list(seconds)[::-1]:
+            start = time.perf_counter()
+            run(name, r)
+            seconds[name].append(time.perf_counter() - start)
+    hw, tv = np.array(seconds["hand-written"]), np.array(seconds["v2"])
+    return {
+        "shape": list(shape),
+        "frames": frames,
+        "size": size,
+        "clips": clips,
+        "rounds": rounds,
+        "exact": True,
+        "hand_ms_per_clip": round(float(np.median(hw)) / clips * 1e3, 3),
+        "v2_ms_per_clip": round(float(np.median(tv)) / clips * 1e3, 3),
+        "ratio_v2_over_hand": round(float(np.median(tv / hw)), 4),
+        "ratio_range": [round(float((tv / hw).min()), 4), round(float((tv / hw).max()), 4)],
+    }
+
+
+def run_transforms(a: argparse.Namespace) -> list[dict]:
+    """``--transforms``: the paired benchmark on each clip of ``TRANSFORM_CLIPS``; a table."""
+    import torchvision
+
+    torch.set_num_threads(a.tf_threads)
+    clips, rounds = (4, 3) if a.quick else (a.tf_clips, a.tf_rounds)
+    print(f"machine: {cpu_name()} | {os.cpu_count()} CPUs | torch {torch.__version__} | "
+          f"torchvision {torchvision.__version__} | {torch.get_num_threads()} threads")  # fmt: skip
+    print(f"\ntrain_transform, hand-written ({HANDWRITTEN}) vs v2 kernels: {clips} clips x {rounds} "
+          "rounds, alternated; outputs checked bit-exact")  # fmt: skip
+    print(f"{'clip (T x H x W -> crop)':>34} {'hand-written ms':>16} {'v2 ms':>8} "
+          f"{'v2 / hand':>10} {'range':>14}")  # fmt: skip
+    rows = []
+    for name, (t, h, w, size) in TRANSFORM_CLIPS.items():
+        t, size = t or a.frames, size or a.size
+        r = measure_transforms((h, w), t, size, clips, rounds)
+        rows.append({"clip": name, **r})
+        lo, hi = r["ratio_range"]
+        print(f"{f'{name} {t}x{h}x{w} -> {size}':>34} {r['hand_ms_per_clip']:>16} "
+              f"{r['v2_ms_per_clip']:>8} {r['ratio_v2_over_hand']:>10} {f'{lo}-{hi}':>14}")  # fmt: skip
+    return rows
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny sizes: checks the script runs")
+    p.add_argument("--transforms", action="store_true", help="only the paired transforms benchmark")
+    p.add_argument("--tf-clips", type=int, default=32, help="clips per shape (--transforms)")
+    p.add_argument("--tf-rounds", type=int, default=20, help="timed rounds (--transforms)")
+    p.add_argument("--tf-threads", type=int, default=1, help="torch threads (--transforms)")
     p.add_argument("--root", type=Path, help="an SSv2 root (default: generate a synthetic one)")
     p.add_argument("--split", default="train")
     p.add_argument("--videos", type=int, default=240, help="synthetic videos to generate")
@@ -185,6 +308,9 @@ def main() -> None:
     a = p.parse_args()
     if a.child:
         child(a.child, a.parts, a.index)
+        return
+    if a.transforms:
+        print_json({"transforms": run_transforms(a)}, a.json)
         return
     if a.quick:
         a.videos, a.box_videos, a.batch, a.batches, a.size = 24, 200, 2, 3, 64

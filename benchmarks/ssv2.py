@@ -52,6 +52,7 @@ from _machine import machine  # noqa: E402
 
 from stgcn.data.cached import FORMAT as CACHE_FORMAT  # noqa: E402
 from stgcn.data.cached import CachedClips  # noqa: E402
+from stgcn.data.synthetic import class_groups  # noqa: E402
 from stgcn.engine import (  # noqa: E402
     DistInfo,
     OptimConfig,
@@ -438,18 +439,6 @@ def resolve(args: argparse.Namespace) -> Preset:
 # data
 
 
-def class_groups_of(class_names: list[str]) -> dict[str, list[int]]:
-    """Temporal-reversal and relational class ids, by template (for the synthetic set and SSv2)."""
-    from stgcn.data.synthetic import CLASSES
-
-    group = {c.template.replace("[", "").replace("]", ""): c.group for c in CLASSES}
-    out: dict[str, list[int]] = {"temporal_reversal": [], "relational": []}
-    for i, name in enumerate(class_names):
-        if group.get(name) in out:
-            out[group[name]].append(i)
-    return {k: v for k, v in out.items() if v}
-
-
 def prepare_synthetic(args: argparse.Namespace, preset: Preset, dist: DistInfo) -> Path:
     """Generate (rank 0) or reuse the synthetic set; returns its root."""
     from stgcn.data.synthetic import generate
@@ -540,7 +529,7 @@ def build_data(args: argparse.Namespace, preset: Preset, dist: DistInfo) -> Data
         train_eval = SomethingSomethingV2(root, "train", train=False, **common)
         train = cached(train_eval, cache / f"train-{key}.pt", args.workers, dist)
         val = cached(val, cache / f"validation-{key}.pt", args.workers, dist)
-    return Data(train, val, classes, class_groups_of(classes), Path(root))
+    return Data(train, val, classes, class_groups(classes), Path(root))
 
 
 def _dataset_signature(root: Path) -> str:

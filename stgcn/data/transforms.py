@@ -8,6 +8,19 @@ the boxes are clipped to it; boxes whose width or height falls under ``min_size`
 dropped and counted in ``ClipBoxes.dropped``, and ``ClipBoxes.keep`` says which of the input boxes
 are left, so callers can take their frame indices and categories along.
 
+The frame and box operations are torchvision's ``transforms.v2`` kernels for ``tv_tensors.Video``
+and ``tv_tensors.BoundingBoxes`` (resize, crop, clamp, sanitize, flip, normalize), called on the
+plain tensors directly (what v2's dispatcher would call for those types, without its per-call
+wrapping); what they return is bit for bit what the hand-written versions this module had before
+returned (``tests/data/test_transforms.py`` checks it against the formulas). The random parameters (scale,
+crop position, flip) are drawn here from the explicit ``np.random.Generator`` the dataset derives
+per sample, not by v2's random transforms, which draw from torch's global generator: a sample's
+augmentation must depend on (seed, epoch, index) alone for an exact mid-epoch resume.
+:class:`MultiScaleCrop` (TSN), :class:`UniformCrop` (PySlowFast's 3-crop) and the left/right-aware
+:class:`HorizontalFlip` have no v2 counterpart. ``ClipBoxes`` holds plain tensors (a tv_tensor
+subclass would travel into the graph and the cache); :meth:`ClipBoxes.to_tv_tensors` gives the
+``(Video, BoundingBoxes)`` pair for any other v2 transform.
+
 Horizontal flip is off by default: Something-Something labels say left and right
 ("Pushing something from left to right"), so a flip must swap those labels
 (:func:`flip_label_map`), and a clip whose template says left or right without a mirrored partner
@@ -22,8 +35,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
+from torchvision import tv_tensors
+from torchvision.transforms.v2 import functional as TF
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -64,6 +78,30 @@ class ClipBoxes:
     def width(self) -> int:
         return self.frames.shape[-1]
 
+    def to_tv_tensors(self) -> tuple[tv_tensors.Video, tv_tensors.BoundingBoxes]:
+        """The frames ``[T, 3, H, W]`` as a ``tv_tensors.Video`` and the boxes ``[N, 4]`` as
+        ``tv_tensors.BoundingBoxes`` (XYXY, canvas ``H x W``), sharing memory with this clip."""
+        return tv_tensors.Video(self.frames), _boxes(self)
+
+
+_XYXY = tv_tensors.BoundingBoxFormat.XYXY
+
+
+def _boxes(x: ClipBoxes) -> tv_tensors.BoundingBoxes:
+    return tv_tensors.BoundingBoxes(x.box, format="XYXY", canvas_size=(x.height, x.width))
+
+
+def _plain(t: Tensor) -> Tensor:
+    """A tv_tensor back to a plain tensor (no copy)."""
+    return t.as_subclass(Tensor)
+
+
+def _check_min_size(min_size: float) -> None:
+    # v2's sanitize_bounding_boxes also drops boxes under min_area (1 px^2 by default, a keyword
+    # only recent torchvision has), which width and height of at least 1 px imply
+    if not min_size >= 1:
+        raise ValueError(f"min_size must be at least 1 pixel, got {min_size}")
+
 
 Transform = Callable[[ClipBoxes, np.random.Generator], ClipBoxes]
 
@@ -75,14 +113,11 @@ def resize(x: ClipBoxes, height: int, width: int) -> ClipBoxes:
     """
     if (height, width) == (x.height, x.width):
         return x
-    scale = torch.tensor(
-        [width / x.width, height / x.height, width / x.width, height / x.height],
-        dtype=x.box.dtype,
-    )
-    frames = F.interpolate(
-        x.frames.float(), size=(height, width), mode="bilinear", align_corners=False, antialias=True
-    )
-    return replace(x, frames=frames, box=x.box * scale)
+    size = [height, width]
+    # float first: v2 resizes uint8 frames with its own kernel and rounds them back to integers
+    frames = TF.resize_video(x.frames.float(), size, antialias=True)
+    box, _ = TF.resize_bounding_boxes(x.box, canvas_size=(x.height, x.width), size=size)
+    return replace(x, frames=frames, box=box)
 
 
 def crop(
@@ -90,35 +125,28 @@ def crop(
 ) -> ClipBoxes:
     """Crop ``[top, top + height) x [left, left + width)`` from every frame; boxes are shifted,
     clipped to the crop, and dropped (counted) when narrower or lower than ``min_size`` pixels."""
+    _check_min_size(min_size)
     if not (0 <= top and top + height <= x.height and 0 <= left and left + width <= x.width):
         raise ValueError(
             f"crop {height}x{width} at ({top}, {left}) outside a {x.height}x{x.width} frame"
         )
-    frames = x.frames[..., top : top + height, left : left + width]
-    return _clip_boxes(
-        replace(x, frames=frames, box=x.box - x.box.new_tensor([left, top] * 2)), min_size
-    )
+    frames = TF.crop_video(x.frames, top, left, height, width)
+    box, _ = TF.crop_bounding_boxes(x.box, _XYXY, top, left, height, width)  # shifted, clamped
+    return _sanitize(replace(x, frames=frames, box=box), min_size)
 
 
-def _clip_boxes(x: ClipBoxes, min_size: float) -> ClipBoxes:
-    box = torch.stack(
-        (
-            x.box[:, 0].clamp(0, x.width),
-            x.box[:, 1].clamp(0, x.height),
-            x.box[:, 2].clamp(0, x.width),
-            x.box[:, 3].clamp(0, x.height),
-        ),
-        dim=1,
+def _sanitize(x: ClipBoxes, min_size: float) -> ClipBoxes:
+    """``x`` less the boxes under ``min_size`` pixels wide or high, counted in ``dropped``."""
+    box, ok = TF.sanitize_bounding_boxes(
+        x.box, format=_XYXY, canvas_size=(x.height, x.width), min_size=min_size
     )
-    ok = ((box[:, 2] - box[:, 0]) >= min_size) & ((box[:, 3] - box[:, 1]) >= min_size)
-    return replace(x, box=box[ok], keep=x.keep[ok], dropped=x.dropped + int((~ok).sum()))
+    return replace(x, box=box, keep=x.keep[ok], dropped=x.dropped + int((~ok).sum()))
 
 
 def hflip(x: ClipBoxes) -> ClipBoxes:
     """Mirror every frame left-right; ``x1' = W - x2``, ``x2' = W - x1``."""
-    w = x.width
-    box = torch.stack((w - x.box[:, 2], x.box[:, 1], w - x.box[:, 0], x.box[:, 3]), dim=1)
-    return replace(x, frames=x.frames.flip(-1), box=box)
+    box = TF.horizontal_flip_bounding_boxes(x.box, _XYXY, canvas_size=(x.height, x.width))
+    return replace(x, frames=TF.horizontal_flip_video(x.frames), box=box)
 
 
 def _short_side(height: int, width: int, size: int) -> tuple[int, int]:
@@ -148,6 +176,7 @@ class RandomCrop:
     """Crop ``size x size`` at a random position."""
 
     def __init__(self, size: int, min_size: float = 1.0) -> None:
+        _check_min_size(min_size)
         self.size, self.min_size = size, min_size
 
     def __call__(self, x: ClipBoxes, rng: np.random.Generator) -> ClipBoxes:
@@ -170,6 +199,7 @@ class UniformCrop:
     ) -> None:
         if not 0 <= index < num_crops:
             raise ValueError(f"crop index must be in [0, {num_crops}), got {index}")
+        _check_min_size(min_size)
         self.size, self.index, self.num_crops, self.min_size = size, index, num_crops, min_size
 
     def __call__(self, x: ClipBoxes, rng: np.random.Generator | None = None) -> ClipBoxes:
@@ -197,6 +227,7 @@ class MultiScaleCrop:
         max_distort: int = 1,
         min_size: float = 1.0,
     ) -> None:
+        _check_min_size(min_size)
         self.size, self.scales, self.max_distort, self.min_size = (
             size,
             tuple(scales),
@@ -217,8 +248,10 @@ class MultiScaleCrop:
         h = max(1, int(base * self.scales[j]))
         top = int(rng.integers(x.height - h + 1))
         left = int(rng.integers(x.width - w + 1))
-        x = crop(x, top, left, h, w, self.min_size)
-        return _clip_boxes(resize(x, self.size, self.size), self.min_size)
+        x = resize(crop(x, top, left, h, w, self.min_size), self.size, self.size)
+        # scaling can put an edge a rounding error past the frame: clamp before the size test
+        box = _plain(TF.clamp_bounding_boxes(_boxes(x)))
+        return _sanitize(replace(x, box=box), self.min_size)
 
     def __repr__(self) -> str:
         return f"MultiScaleCrop({self.size}, scales={self.scales}, max_distort={self.max_distort})"
@@ -265,11 +298,12 @@ class Normalize:
     def __init__(
         self, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD
     ) -> None:
-        self.mean = torch.tensor(mean).view(1, 3, 1, 1) * 255
-        self.std = torch.tensor(std).view(1, 3, 1, 1) * 255
+        # in 0..255 units: the frames are not divided by 255 first (one pass over them less)
+        self.mean = (torch.tensor(mean) * 255).tolist()
+        self.std = (torch.tensor(std) * 255).tolist()
 
     def __call__(self, x: ClipBoxes, rng: np.random.Generator | None = None) -> ClipBoxes:
-        return replace(x, frames=(x.frames.float() - self.mean) / self.std)
+        return replace(x, frames=TF.normalize_video(x.frames.float(), self.mean, self.std))
 
     def __repr__(self) -> str:
         return "Normalize()"

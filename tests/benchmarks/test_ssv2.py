@@ -62,12 +62,6 @@ def test_smoke_preset_is_cpu_with_a_few_fields_changed(bench) -> None:
         mod.with_fields(cpu, {"model.frame": 4})
 
 
-def test_class_groups_follow_the_templates(bench) -> None:
-    mod = bench("ssv2")
-    names = ["Moving something up", "Putting something next to something", "Picking something up"]
-    assert mod.class_groups_of(names) == {"temporal_reversal": [0], "relational": [1]}
-
-
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     tmp = tmp_path_factory.mktemp("ssv2")
