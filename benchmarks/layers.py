@@ -167,15 +167,22 @@ class DenseReference(torch.nn.Module):
         super().__init__()
         if model.joint or model.residual or model.bias or not model.norm:
             raise ValueError("DenseReference mirrors the default branch form (norm, no bias)")
-        if model.similarity != "shared" or not set(model.graphs) <= {"similarity", "spatial_temporal"}:
-            raise ValueError("DenseReference mirrors the shared similarity and spatial-temporal graphs")
+        if model.similarity != "shared" or not set(model.graphs) <= {
+            "similarity",
+            "spatial_temporal",
+        }:
+            raise ValueError(
+                "DenseReference mirrors the shared similarity and spatial-temporal graphs"
+            )
         self.model = model
 
     def forward(self, x: Tensor, front: Tensor, back: Tensor) -> Tensor:  # x [B, M, d]
         model = self.model
         if "similarity" in model.graphs:
             graph = model.edge_builders["similarity"].graph
-            sim = torch.bmm(F.linear(x, graph.phi.weight), F.linear(x, graph.phi_prime.weight).transpose(1, 2))
+            sim = torch.bmm(
+                F.linear(x, graph.phi.weight), F.linear(x, graph.phi_prime.weight).transpose(1, 2)
+            )
             g = torch.softmax(sim, dim=-1)
         total = 0
         for name in model.graphs:
@@ -277,7 +284,9 @@ def bench_layer(
     # float32 sums of d=512 products in another order: a few ulps of the output's magnitude
     tol = 1e-4 * max(1.0, expected.abs().max().item())
     if diff > tol:
-        raise AssertionError(f"SpaceTimeGCN and the dense reference disagree by {diff:.2e} > {tol:.1e}")
+        raise AssertionError(
+            f"SpaceTimeGCN and the dense reference disagree by {diff:.2e} > {tol:.1e}"
+        )
     run_ours, run_ref = fwd_bwd(model, ours), fwd_bwd(model, dense)
     ours_ms, ref_ms = paired_median_ms(run_ours, run_ref, repeats)
     edges = space_time_graph(inp["box"], inp["frame"], inp["batch"]).edge_index.size(1)

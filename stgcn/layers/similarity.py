@@ -132,9 +132,7 @@ class SimilarityGraphConv(MessagePassing):
         self.embed_channels = embed_channels
         self.learn_graph = learn_graph
         self.phi = nn.Linear(in_channels, embed_channels, bias=False) if learn_graph else None
-        self.phi_prime = (
-            nn.Linear(in_channels, embed_channels, bias=False) if learn_graph else None
-        )
+        self.phi_prime = nn.Linear(in_channels, embed_channels, bias=False) if learn_graph else None
         self.lin = nn.Linear(in_channels, out_channels, bias=False)
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         self.reset_parameters()

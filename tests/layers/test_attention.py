@@ -112,4 +112,7 @@ def test_large_softmax_path_equals_explicit_product(masked):
     s = q @ k.transpose(-1, -2)
     if masked:
         s = s.masked_fill(~mask[:, None, :], float("-inf"))
-    torch.testing.assert_close(out, torch.softmax(s, dim=-1) @ v, rtol=1e-5, atol=1e-5)
+    expected = torch.softmax(s, dim=-1) @ v
+    # float32, two kernels that sum in different orders: 1e-5 of the output's magnitude (~80 ulps)
+    tol = 1e-5 * expected.abs().max().item()
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=tol)

@@ -340,9 +340,7 @@ def test_defaults_repr_and_bad_arguments() -> None:
         repr(model)
         == "SpaceTimeGCN(16, 16, num_layers=3, graphs=('similarity', 'spatial_temporal'))"
     )
-    assert repr(SpaceTimeGCN(16, **OLD)).endswith(
-        "similarity='per_layer', norm=False, bias=True)"
-    )
+    assert repr(SpaceTimeGCN(16, **OLD)).endswith("similarity='per_layer', norm=False, bias=True)")
     assert len(model.layers) == 3 and set(model.layers[0]) == set(BOTH)
     assert set(model.norms[0]) == set(BOTH)
     assert SpaceTimeGCN(16, norm=False).norms is None
