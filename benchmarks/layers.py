@@ -20,8 +20,8 @@ Five sections, printed as one table (``--json PATH`` writes the same rows):
 * ``propagation``: one ``SpatialTemporalGraphConv`` propagation, forward + backward, as the CSR
   sparse x dense product the layer uses against PyG's gather/scatter over an edge list (the
   layer's own ``message()`` path): the measurement behind the layer's choice.
-* ``construction``: ``stgcn.graphs.space_time_graph`` (front + back) against jd730's
-  ``get_st_graph`` loop (a Python loop over frames and boxes, vectorised over videos and the
+* ``construction``: ``stgcn.graphs.space_time_graph`` (front + back) against a loop in the style
+  of jd730/STRG's ``get_st_graph`` (a Python loop over frames and boxes, vectorised over videos and the
   boxes of the next frame). Target: >= 50x faster.
 
 Sizes: paper B=8 videos, T=16 frames, K=10 boxes per frame, d=512; large B=2, T=16, K=50. Boxes
@@ -133,7 +133,8 @@ def make_inputs(size: Size, seed: int = 0) -> dict[str, Tensor]:
 
 
 def loop_st_graph(rois: Tensor, iou_threshold: float = 0.0) -> tuple[Tensor, Tensor]:
-    """jd730/STRG's ``get_st_graph``: dense front/back ``[B, M, M]`` graphs filled by a Python loop
+    """The paper's front/back graphs built as jd730/STRG (an unofficial reimplementation) builds its
+    IoU graph in ``get_st_graph``, box by box: dense front/back ``[B, M, M]`` graphs filled by a Python loop
     over frames t and boxes i (vectorised over videos and the boxes at t+1), then row-normalised.
     IoU as torchvision computes it (jd730 adds +1 to widths, a pixel convention), IoU > threshold."""
     b, t, k, _ = rois.shape

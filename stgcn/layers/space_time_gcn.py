@@ -101,11 +101,11 @@ class SpaceTimeEdges(nn.Module):
         self, x: Tensor, box: Tensor, frame: Tensor, batch: Tensor | None
     ) -> dict[str, Any]:
         st = space_time_graph(box, frame, batch, self.iou_threshold)
-        return {
-            "edge_index": st.edge_index,
-            "front_weight": st.front_weight,
-            "back_weight": st.back_weight,
-        }
+        # The CSR operator once, for all layers, instead of once per layer.
+        adj = SpatialTemporalGraphConv.csr(
+            st.edge_index, st.front_weight, st.back_weight, x.size(0)
+        )
+        return {"edge_index": adj.to(x.dtype)}
 
     def extra_repr(self) -> str:
         return f"iou_threshold={self.iou_threshold}"

@@ -160,3 +160,18 @@ def test_bad_input_and_repr() -> None:
     with pytest.raises(ValueError, match="front_weight and back_weight"):
         m(torch.zeros(5, IN), g.edge_index, g.front_weight[:0], g.back_weight)
     assert repr(m) == "SpatialTemporalGraphConv(5, 3)"
+    # the paper's Z = GXW has no bias: nor has the layer by default
+    assert SpatialTemporalGraphConv(IN, OUT).bias is None
+
+
+def test_a_prebuilt_csr_operator_gives_the_same_output() -> None:
+    x, box, frame, batch = videos([8, 6], seed=5, dtype=torch.float64)
+    m = make(dtype=torch.float64)
+    g = space_time_graph(box, frame, batch)
+    adj = SpatialTemporalGraphConv.csr(*g, x.size(0))
+    assert adj.layout == torch.sparse_csr and adj.shape == (14, 28)
+    torch.testing.assert_close(m(x, adj), m(x, *g), atol=0, rtol=0)
+    with pytest.raises(ValueError, match=r"CSR operator must be \[14, 28\]"):
+        m(x, adj, g.front_weight, g.back_weight)
+    with pytest.raises(ValueError, match="needs front_weight and back_weight"):
+        m(x, g.edge_index)
