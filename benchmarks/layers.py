@@ -293,7 +293,7 @@ def bench_layer(
     edges = space_time_graph(inp["box"], inp["frame"], inp["batch"]).edge_index.size(1)
     met = ours_ms <= ref_ms if target else None
     m = size.frames * size.boxes
-    section, what = "layer", "SpaceTimeGCN fwd+bwd vs dense bmm"
+    section, what = "layer", "SpaceTimeGCN fwd+bwd vs paper's dense GCN"
     if len(graphs) == 1:
         section, what = "branch", f"{graphs[0]} alone, fwd+bwd vs dense"
     return Row(
@@ -435,8 +435,8 @@ def print_table(env: dict[str, object], rows: list[Row]) -> None:
             f"{r.nodes:>7}{r.edges:>8}{r.dense_entries:>10}  {r.target}{met}"
         )
     print(
-        "\nspeedup = ref ms / ours ms; mem = ours MB / ref MB. ref: dense [B, M, M] bmm (layer, "
-        "st-memory), PyG gather/scatter\n(propagation), jd730's loop (construction). N nodes, E IoU "
+        "\nspeedup = ref ms / ours ms; mem = ours MB / ref MB. ref: the paper's GCN as dense [B, M, M] "
+        "bmm (layer, branch,\nst-memory), PyG gather/scatter (propagation), a per-box loop (construction). N nodes, E IoU "
         "edges, B*M^2 entries of one dense adjacency."
     )
 
