@@ -170,10 +170,10 @@ class SpaceTimeGCN(nn.Module):
     :math:`Z = \sum_g G_g X W_g`: :math:`H^{(l+1)} = \mathrm{ReLU}\big(\mathrm{LN}(\sum_g
     G_g H^{(l)} W^{(l)}_g)\big)`, one LayerNorm per depth.
 
-    **Normalisation.** The paper (Sec. 3.3, after its eq. (3)) applies Layer Normalization and
-    ReLU after each graph convolution before the output is passed to the next layer. (The exact
-    sentence could not be retrieved with this project's search tool, which holds only the paper's
-    first page; this is a paraphrase.) ``norm=True`` does that after **every** layer, the last one
+    **Normalisation.** The paper, describing its graph convolutions (sec. 3), applies Layer
+    Normalization and ReLU after each graph convolution before the result goes to the next layer.
+    (A paraphrase: the exact sentence could not be retrieved with this project's search tool, whose
+    stored copies of the paper hold only its first page.) ``norm=True`` does that after **every** layer, the last one
     included: the paper says "each", and the unofficial reimplementation jd730/STRG
     (``rgcn_models.py``, not the authors' code) also ends each branch with a ReLU. The summed
     output is therefore non-negative. ``norm=False`` is the earlier form: ReLU between layers only,
@@ -206,9 +206,9 @@ class SpaceTimeGCN(nn.Module):
     Shapes:
         ``x`` ``[N, in_channels]``, ``box`` ``[N, 4]``, ``frame`` ``[N]`` (local to each video),
         ``batch`` ``[N]`` sorted (as in a PyG ``Batch``) or ``None`` -> ``[N, out_channels]``;
-        with ``return_attention_weights=True`` also ``(edge_index [2, E], alpha [E])`` (shared)
-        or ``alpha [E, num_layers]`` (per layer, joint) / ``[E, num_layers]`` (per layer, branch)
-        of the similarity graph; :meth:`readout` -> ``[B, out_channels]``.
+        with ``return_attention_weights=True`` also the similarity graph, ``(edge_index [2, E],
+        alpha)``, ``alpha`` ``[E]`` (shared) or ``[E, num_layers]`` (per layer);
+        :meth:`readout` -> ``[B, out_channels]``.
     """
 
     def __init__(
