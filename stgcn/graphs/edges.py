@@ -8,8 +8,9 @@ their IoU :math:`\sigma_{ij}`,
     G^{back}_{ji} = \frac{\sigma_{ij}}{\sum_k \sigma_{kj}},
 
 the front graph row-normalised over the boxes k at t+1, the back graph the transpose of the IoU
-graph row-normalised again (over the boxes k at t), as in the paper and in jd730/STRG's
-``get_st_graph``. Every function is vectorised: nodes are sorted by (video, frame), padded per
+graph row-normalised again (over the boxes k at t), as in the paper's eq. (4)-(5). (The
+unofficial reimplementation jd730/STRG, not the authors' code, builds its IoU graph with a Python
+loop over boxes.) Every function is vectorised: nodes are sorted by (video, frame), padded per
 (video, frame) with ``to_dense_batch``, and ``torchvision.ops.box_iou`` runs once, batched over all
 consecutive frame pairs of all videos. Nodes may come in any order.
 """

@@ -21,7 +21,7 @@ class SpatialTemporalGraphConv(MessagePassing):
     .. math::
         G^{front}_{ij} = \frac{\sigma_{ij}}{\sum_k \sigma_{ik}}, \qquad
         G^{back}_{ji} = \frac{\sigma_{ij}}{\sum_k \sigma_{kj}}, \qquad
-        Z = G^{front} X W_f + G^{back} X W_b (+ \mathbf{b}),
+        Z = G^{front} X W_f + G^{back} X W_b \;(+ \mathbf{b}),
 
     where :math:`\sigma_{ij}` is the IoU of box i at frame t with box j at frame t+1 of the same
     video: a node hears the boxes it overlaps in the next frame through :math:`W_f` and those in
@@ -40,7 +40,8 @@ class SpatialTemporalGraphConv(MessagePassing):
     Args:
         in_channels: node feature size :math:`d`.
         out_channels: output size.
-        bias: add a learned bias :math:`\mathbf{b}`.
+        bias: add a learned bias :math:`\mathbf{b}` (not in the paper's :math:`Z = GXW`, hence
+            off by default).
 
     Shapes:
         ``x`` ``[N, in_channels]``; ``edge_index`` ``[2, E]`` (row 0: i at t, row 1: j at t+1);
@@ -51,7 +52,7 @@ class SpatialTemporalGraphConv(MessagePassing):
     # Both paths' arguments: the fused CSR path reads only x, the edge-list path also weight.
     propagate_type = {"x": Tensor, "weight": OptTensor}
 
-    def __init__(self, in_channels: int, out_channels: int, bias: bool = True) -> None:
+    def __init__(self, in_channels: int, out_channels: int, bias: bool = False) -> None:
         super().__init__(aggr="add", node_dim=0)
         self.in_channels = in_channels
         self.out_channels = out_channels
@@ -79,14 +80,36 @@ class SpatialTemporalGraphConv(MessagePassing):
         cols = torch.cat([2 * dst, 2 * src + 1])
         return torch.stack([rows, cols]), torch.cat([front_weight, back_weight])
 
+    @classmethod
+    def csr(
+        cls, edge_index: Tensor, front_weight: Tensor, back_weight: Tensor, num_nodes: int
+    ) -> Tensor:
+        r"""The stacked operator :math:`[G^{front} | G^{back}]` as an ``N x 2N`` CSR tensor, what
+        :meth:`forward` builds from the edge list at each call; build it once and pass it as
+        ``edge_index`` to reuse it across layers (as :class:`~stgcn.layers.SpaceTimeGCN` does)."""
+        index, value = cls.adjacency(edge_index, front_weight, back_weight, num_nodes)
+        # The indices are valid by construction, so the invariant checks are off explicitly; the
+        # CSR "beta" notice is torch's, not something a user of this layer can act on.
+        with (
+            torch.sparse.check_sparse_tensor_invariants(enable=False),
+            warnings.catch_warnings(),
+        ):
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            return to_torch_csr_tensor(index, value, size=(num_nodes, 2 * num_nodes))
+
     def forward(
-        self, x: Tensor, edge_index: Tensor, front_weight: Tensor, back_weight: Tensor
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        front_weight: Tensor | None = None,
+        back_weight: Tensor | None = None,
     ) -> Tensor:
         """Spatial-temporal graph convolution.
 
         Args:
             x: ``[N, in_channels]`` node features.
-            edge_index: ``[2, E]`` IoU edges, i at t -> j at t+1 (``space_time_graph(...).edge_index``).
+            edge_index: ``[2, E]`` IoU edges, i at t -> j at t+1 (``space_time_graph(...).edge_index``),
+                or the ready ``[N, 2N]`` CSR operator from :meth:`csr` (then no weights).
             front_weight: ``[E]`` :math:`G^{front}_{ij}`, normalised over the j of each i.
             back_weight: ``[E]`` :math:`G^{back}_{ji}`, normalised over the i of each j.
 
@@ -96,6 +119,23 @@ class SpatialTemporalGraphConv(MessagePassing):
         if x.dim() != 2 or x.size(-1) != self.in_channels:
             raise ValueError(
                 f"{self.__class__.__name__}.forward: x must be [N, {self.in_channels}], got {list(x.shape)}"
+            )
+        n = x.size(0)
+        if edge_index.layout == torch.sparse_csr:
+            if (
+                edge_index.shape != (n, 2 * n)
+                or front_weight is not None
+                or back_weight is not None
+            ):
+                raise ValueError(
+                    f"{self.__class__.__name__}.forward: a CSR operator must be [{n}, {2 * n}] "
+                    f"(from {self.__class__.__name__}.csr) and comes without weights, got "
+                    f"{list(edge_index.shape)}"
+                )
+            return self._propagate(x, edge_index.to(x.dtype))
+        if front_weight is None or back_weight is None:
+            raise ValueError(
+                f"{self.__class__.__name__}.forward: an edge list needs front_weight and back_weight"
             )
         e = edge_index.size(1)
         if (
@@ -109,21 +149,14 @@ class SpatialTemporalGraphConv(MessagePassing):
                 f"back_weight [E], got {list(edge_index.shape)}, {list(front_weight.shape)}, "
                 f"{list(back_weight.shape)}"
             )
+        adj = self.csr(edge_index, front_weight.to(x.dtype), back_weight.to(x.dtype), n)
+        return self._propagate(x, adj)
+
+    def _propagate(self, x: Tensor, adj: Tensor) -> Tensor:
         n = x.size(0)
         # [X W_f, X W_b] in one matmul; viewing [N, 2C] as [2N, C] interleaves the two per node.
         weight = torch.cat([self.lin_front.weight, self.lin_back.weight])
         h = F.linear(x, weight).view(2 * n, self.out_channels)
-        index, value = self.adjacency(
-            edge_index, front_weight.to(h.dtype), back_weight.to(h.dtype), n
-        )
-        # The indices are valid by construction, so the invariant checks are off explicitly; the
-        # CSR "beta" notice is torch's, not something a user of this layer can act on.
-        with (
-            torch.sparse.check_sparse_tensor_invariants(enable=False),
-            warnings.catch_warnings(),
-        ):
-            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-            adj = to_torch_csr_tensor(index, value, size=(n, 2 * n))
         out = self.propagate(adj, x=h, weight=None)
         if self.bias is not None:
             out = out + self.bias

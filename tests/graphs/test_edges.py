@@ -46,9 +46,10 @@ def to_dense(edge_index: torch.Tensor, weight: torch.Tensor, n: int) -> torch.Te
 
 
 def random_boxes(n: int, num_frames: int, num_videos: int, seed: int, size: float = 40.0):
+    """float64 boxes, so that the graphs match the oracle to ~1e-15, not to float32's 1e-7."""
     g = torch.Generator().manual_seed(seed)
-    xy = torch.rand(n, 2, generator=g) * 60
-    wh = torch.rand(n, 2, generator=g) * size + 1
+    xy = torch.rand(n, 2, generator=g, dtype=torch.float64) * 60
+    wh = torch.rand(n, 2, generator=g, dtype=torch.float64) * size + 1
     box = torch.cat([xy, xy + wh], dim=1)
     frame = torch.randint(0, num_frames, (n,), generator=g)
     batch = torch.randint(0, num_videos, (n,), generator=g)
@@ -62,16 +63,16 @@ def test_front_and_back_equal_dense_oracle(seed: int, thr: float) -> None:
     box, frame, batch = random_boxes(40, 6, 3, seed)
     sigma, front, back = dense_oracle(box, frame, batch, thr)
     ei, iou = space_time_iou(box, frame, batch, thr)
-    assert torch.allclose(to_dense(ei, iou, 40), sigma, atol=1e-6)
+    assert torch.allclose(to_dense(ei, iou, 40), sigma, atol=1e-12)
     assert bool((iou > thr).all())
     ei_f, w_f = space_time_edges(box, frame, batch, thr)
-    assert torch.allclose(to_dense(ei_f, w_f, 40), front, atol=1e-6)
+    assert torch.allclose(to_dense(ei_f, w_f, 40), front, atol=1e-12)
     ei_b, w_b = back_edges(ei, iou, 40)
-    assert torch.allclose(to_dense(ei_b, w_b, 40), back, atol=1e-6)
+    assert torch.allclose(to_dense(ei_b, w_b, 40), back, atol=1e-12)
     both = space_time_graph(box, frame, batch, thr)
     assert torch.equal(both.edge_index, ei)
-    assert torch.allclose(to_dense(both.edge_index, both.front_weight, 40), front, atol=1e-6)
-    assert torch.allclose(to_dense(both.edge_index.flip(0), both.back_weight, 40), back, atol=1e-6)
+    assert torch.allclose(to_dense(both.edge_index, both.front_weight, 40), front, atol=1e-12)
+    assert torch.allclose(to_dense(both.edge_index.flip(0), both.back_weight, 40), back, atol=1e-12)
     # each edge is i at t -> j at t+1 of the same video
     assert torch.equal(frame[ei[1]], frame[ei[0]] + 1)
     assert torch.equal(batch[ei[1]], batch[ei[0]])
@@ -137,13 +138,13 @@ def test_property_matches_oracle_and_rows_sum_to_one(n, num_frames, num_videos, 
     box, frame, batch = random_boxes(n, num_frames, num_videos, seed, size)
     _, front, back = dense_oracle(box, frame, batch, 0.0)
     g = space_time_graph(box, frame, batch)
-    assert torch.allclose(to_dense(g.edge_index, g.front_weight, n), front, atol=1e-6)
-    assert torch.allclose(to_dense(g.edge_index.flip(0), g.back_weight, n), back, atol=1e-6)
+    assert torch.allclose(to_dense(g.edge_index, g.front_weight, n), front, atol=1e-12)
+    assert torch.allclose(to_dense(g.edge_index.flip(0), g.back_weight, n), back, atol=1e-12)
     for idx, w in ((g.edge_index[0], g.front_weight), (g.edge_index[1], g.back_weight)):
-        sums = torch.zeros(n).index_add_(0, idx, w)
+        sums = torch.zeros(n, dtype=w.dtype).index_add_(0, idx, w)
         has = torch.zeros(n, dtype=torch.bool)
         has[idx] = True
-        assert torch.allclose(sums[has], torch.ones(int(has.sum())), atol=1e-6)
+        assert torch.allclose(sums[has], torch.ones(int(has.sum()), dtype=w.dtype), atol=1e-12)
 
 
 def test_row_normalize() -> None:

@@ -9,6 +9,7 @@ from torch_geometric.utils import to_dense_batch
 
 from stgcn.layers.attention import (
     complete_graph_attention,
+    complete_graph_weights,
     dense_attention,
     edge_attention_weights,
 )
@@ -98,8 +99,9 @@ def test_bad_names_raise():
         dense_attention(q, q, q, normalize="sum")
 
 
+@pytest.mark.parametrize("scale", [1.0, 0.25])
 @pytest.mark.parametrize("masked", [False, True])
-def test_large_softmax_path_equals_explicit_product(masked):
+def test_large_softmax_path_equals_explicit_product(masked, scale):
     """Past the size where the CPU switches to the fused SDPA kernel, the numbers do not change."""
     import stgcn.layers.attention as attention
 
@@ -108,8 +110,38 @@ def test_large_softmax_path_equals_explicit_product(masked):
     assert n * n >= attention._CPU_SDPA_MIN_ENTRIES
     q, k, v = (torch.randn(1, n, 8, generator=gen) / 2 for _ in range(3))
     mask = torch.rand(1, n, generator=gen) > 0.3 if masked else None
-    out = dense_attention(q, k, v, mask, "dot", "softmax")
-    s = q @ k.transpose(-1, -2)
+    out = dense_attention(q, k, v, mask, "dot", "softmax", scale)
+    s = q @ k.transpose(-1, -2) * scale
     if masked:
         s = s.masked_fill(~mask[:, None, :], float("-inf"))
-    torch.testing.assert_close(out, torch.softmax(s, dim=-1) @ v, rtol=1e-5, atol=1e-5)
+    expected = torch.softmax(s, dim=-1) @ v
+    # float32, two kernels that sum in different orders: 1e-5 of the output's magnitude (~80 ulps)
+    tol = 1e-5 * expected.abs().max().item()
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=tol)
+
+
+@pytest.mark.parametrize("counts", [[4, 4, 4], [3, 0, 1, 5], [6]])
+@pytest.mark.parametrize(("score", "normalize"), COMBOS)
+def test_complete_graph_weights_are_the_weights_complete_graph_attention_applies(
+    counts, score, normalize
+):
+    """Equal videos (views, no padding), unequal ones with an empty video (padding), one video."""
+    gen = torch.Generator().manual_seed(len(counts))
+    batch = torch.repeat_interleave(torch.arange(len(counts)), torch.tensor(counts))
+    n, d = len(batch), 1 if score == "concat" else 3
+    q, k = (torch.randn(n, d, generator=gen, dtype=torch.float64) for _ in range(2))
+    v = torch.randn(n, 4, generator=gen, dtype=torch.float64)
+    att = complete_graph_weights(q, k, batch, score, normalize)
+    out = complete_graph_attention(q, k, v, batch, score, normalize)
+    torch.testing.assert_close(att.propagate(v), out, atol=1e-12, rtol=1e-10)
+    # in edge form: one weight per ordered pair of each video, equal to the explicit sum's weight
+    (src, dst), alpha = att.edges()
+    assert len(alpha) == sum(c * c for c in counts)
+    assert bool((batch[src] == batch[dst]).all())
+    assert torch.unique(dst * n + src).numel() == len(alpha)
+    y = torch.zeros(n, 4, dtype=v.dtype).index_add_(0, dst, alpha[:, None] * v[src])
+    for video in batch.unique():
+        sel = batch == video
+        expected = explicit(q[sel], k[sel], v[sel], score, normalize)
+        torch.testing.assert_close(y[sel], expected, atol=1e-12, rtol=1e-10)
+    assert att.index is None if len(set(counts)) == 1 else att.index is not None

@@ -56,15 +56,26 @@ def make(bias: bool = True, seed: int = 0, dtype=torch.float32) -> SpatialTempor
 @pytest.mark.parametrize("bias", [True, False])
 def test_matches_dense_equation(bias: bool, thr: float) -> None:
     # unequal videos, a 1-box and a 0-box video, frames without boxes
-    x, box, frame, batch = videos([9, 1, 0, 14, 5], num_frames=5)
-    m = make(bias)
+    # float64: the only difference is the order of summation
+    x, box, frame, batch = videos([9, 1, 0, 14, 5], num_frames=5, dtype=torch.float64)
+    m = make(bias, dtype=torch.float64)
     out = m(x, *space_time_graph(box, frame, batch, thr))
-    torch.testing.assert_close(out, oracle(m, x, box, frame, batch, thr), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out, oracle(m, x, box, frame, batch, thr), atol=1e-12, rtol=1e-10)
+
+
+def test_float32_against_float64_oracle() -> None:
+    x, box, frame, batch = videos([9, 1, 0, 14, 5], num_frames=5, dtype=torch.float64)
+    m = make(True, dtype=torch.float64)
+    expected = oracle(m, x, box, frame, batch)
+    out = m.float()(x.float(), *space_time_graph(box.float(), frame, batch))
+    # float32 keeps ~7 digits: 1e-5 of the largest output leaves ~80 ulps for the reordered sums
+    tol = 1e-5 * expected.abs().max().item()
+    torch.testing.assert_close(out.double(), expected, atol=tol, rtol=1e-5)
 
 
 def test_edge_list_path_equals_csr_path() -> None:
-    x, box, frame, batch = videos([8, 6], seed=2)
-    m = make()
+    x, box, frame, batch = videos([8, 6], seed=2, dtype=torch.float64)
+    m = make(dtype=torch.float64)
     g = space_time_graph(box, frame, batch)
     n = x.size(0)
     index, value = m.adjacency(g.edge_index, g.front_weight, g.back_weight, n)
@@ -72,27 +83,27 @@ def test_edge_list_path_equals_csr_path() -> None:
         2 * n, OUT
     )
     edge_list = m.propagate(index.flip(0), x=h, weight=value, size=(2 * n, n)) + m.bias
-    torch.testing.assert_close(edge_list, m(x, *g), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(edge_list, m(x, *g), atol=1e-12, rtol=1e-10)
 
 
 def test_batch_equals_each_video_alone() -> None:
     counts = [7, 0, 1, 12]
-    x, box, frame, batch = videos(counts, seed=3)
-    m = make()
+    x, box, frame, batch = videos(counts, seed=3, dtype=torch.float64)
+    m = make(dtype=torch.float64)
     together = m(x, *space_time_graph(box, frame, batch))
     start = 0
     for c in counts:
         sl = slice(start, start + c)
         alone = m(x[sl], *space_time_graph(box[sl], frame[sl]))
-        torch.testing.assert_close(together[sl], alone, atol=1e-6, rtol=1e-6)
+        torch.testing.assert_close(together[sl], alone, atol=1e-12, rtol=1e-10)
         start += c
 
 
 @settings(max_examples=25, deadline=None)
 @given(counts=st.lists(st.integers(0, 8), min_size=1, max_size=3), seed=st.integers(0, 2**16))
 def test_permutation_within_videos(counts: list[int], seed: int) -> None:
-    x, box, frame, batch = videos(counts, seed=seed)
-    m = make()
+    x, box, frame, batch = videos(counts, seed=seed, dtype=torch.float64)
+    m = make(dtype=torch.float64)
     out = m(x, *space_time_graph(box, frame, batch))
     # a random permutation inside each video keeps the batch vector sorted
     g = torch.Generator().manual_seed(seed)
@@ -101,7 +112,7 @@ def test_permutation_within_videos(counts: list[int], seed: int) -> None:
     )
     assert torch.equal(batch[perm], batch)
     out_p = m(x[perm], *space_time_graph(box[perm], frame[perm], batch[perm]))
-    torch.testing.assert_close(out_p, out[perm], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out_p, out[perm], atol=1e-12, rtol=1e-10)
     assert torch.isfinite(out).all()
 
 
@@ -149,3 +160,18 @@ def test_bad_input_and_repr() -> None:
     with pytest.raises(ValueError, match="front_weight and back_weight"):
         m(torch.zeros(5, IN), g.edge_index, g.front_weight[:0], g.back_weight)
     assert repr(m) == "SpatialTemporalGraphConv(5, 3)"
+    # the paper's Z = GXW has no bias: nor has the layer by default
+    assert SpatialTemporalGraphConv(IN, OUT).bias is None
+
+
+def test_a_prebuilt_csr_operator_gives_the_same_output() -> None:
+    x, box, frame, batch = videos([8, 6], seed=5, dtype=torch.float64)
+    m = make(dtype=torch.float64)
+    g = space_time_graph(box, frame, batch)
+    adj = SpatialTemporalGraphConv.csr(*g, x.size(0))
+    assert adj.layout == torch.sparse_csr and adj.shape == (14, 28)
+    torch.testing.assert_close(m(x, adj), m(x, *g), atol=0, rtol=0)
+    with pytest.raises(ValueError, match=r"CSR operator must be \[14, 28\]"):
+        m(x, adj, g.front_weight, g.back_weight)
+    with pytest.raises(ValueError, match="needs front_weight and back_weight"):
+        m(x, g.edge_index)

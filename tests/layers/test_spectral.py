@@ -139,24 +139,27 @@ def test_torch_sparse_adjacency(layout: str, normalize: str, loops: bool) -> Non
     ei, w = random_graph(30, 90, seed=5, weighted=True, loops=loops, isolated=2)
     to_sparse = to_torch_coo_tensor if layout == "coo" else to_torch_csr_tensor
     adj_t = to_sparse(ei.flip(0), w, (30, 30))
-    x = torch.randn(30, 6)
-    conv = SpectralGCNConv(6, 4, normalize=normalize)
+    # float64: the paths differ only in the order of summation
+    adj_t = to_sparse(ei.flip(0), w.double(), (30, 30))
+    x = torch.randn(30, 6, dtype=torch.float64)
+    conv = SpectralGCNConv(6, 4, normalize=normalize).double()
     torch.nn.init.normal_(conv.bias)
-    torch.testing.assert_close(conv(x, adj_t), conv(x, ei, w), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(conv(x, adj_t), conv(x, ei, w.double()), rtol=1e-10, atol=1e-12)
     if normalize == "sym" and not loops:
-        ref = GCNConv(6, 4)
+        ref = GCNConv(6, 4).double()
         ref.load_state_dict(conv.state_dict())
-        torch.testing.assert_close(conv(x, adj_t), ref(x, adj_t), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(conv(x, adj_t), ref(x, adj_t), rtol=1e-10, atol=1e-12)
 
 
 def test_sparse_tensor_adjacency() -> None:
     torch_sparse = pytest.importorskip("torch_sparse", reason="torch_sparse is not installed")
     ei, w = random_graph(30, 90, seed=6, weighted=True, loops=True)
+    w = w.double()
     adj_t = torch_sparse.SparseTensor(row=ei[1], col=ei[0], value=w, sparse_sizes=(30, 30))
-    x = torch.randn(30, 6)
+    x = torch.randn(30, 6, dtype=torch.float64)
     for normalize in NORMS:
-        conv = SpectralGCNConv(6, 4, normalize=normalize)
-        torch.testing.assert_close(conv(x, adj_t), conv(x, ei, w), rtol=1e-5, atol=1e-6)
+        conv = SpectralGCNConv(6, 4, normalize=normalize).double()
+        torch.testing.assert_close(conv(x, adj_t), conv(x, ei, w), rtol=1e-10, atol=1e-12)
 
 
 def test_cached() -> None:
@@ -181,9 +184,11 @@ def test_no_bias_and_repr() -> None:
     assert conv.bias is None
     assert repr(conv) == "SpectralGCNConv(16, 32)"
     ei, _ = random_graph(10, 20, seed=9, weighted=False, loops=False)
-    x = torch.randn(10, 16)
-    expected = dense_reference(x, ei, None, conv.lin.weight, torch.zeros(32), "sym", True)
-    torch.testing.assert_close(conv(x, ei), expected, rtol=1e-5, atol=1e-6)
+    conv = conv.double()
+    x = torch.randn(10, 16, dtype=torch.float64)
+    zero = torch.zeros(32, dtype=torch.float64)
+    expected = dense_reference(x, ei, None, conv.lin.weight, zero, "sym", True)
+    torch.testing.assert_close(conv(x, ei), expected, rtol=1e-10, atol=1e-12)
 
 
 def test_reset_parameters_reinitialises() -> None:
