@@ -10,6 +10,7 @@ from stgcn.graphs.edges import (
     space_time_iou,
 )
 from stgcn.graphs.laplacian import eigs, laplacian, laplacian_spectrum, normalized_adjacency
+from stgcn.graphs.patchy_san import PatchySAN, ReceptiveFields, receptive_fields
 from stgcn.graphs.video_graph import (
     CATEGORY,
     HAND_TRACK,
@@ -21,6 +22,9 @@ from stgcn.graphs.video_graph import (
 __all__ = [
     "CATEGORY",
     "HAND_TRACK",
+    "PatchySAN",
+    "ReceptiveFields",
+    "receptive_fields",
     "SpaceTimeEdges",
     "VideoGraph",
     "back_edges",
