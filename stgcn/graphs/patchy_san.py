@@ -109,10 +109,15 @@ class _Graph:
 def _row_ids(rows: Tensor | None, n: int) -> list[int]:
     if rows is None:
         return [0] * n
-    rows = rows.detach().cpu().reshape(n, -1).numpy()
     if n == 0:
         return []
+    rows = _as_rows(rows).detach().cpu().numpy()
     return np.unique(rows, axis=0, return_inverse=True)[1].reshape(-1).tolist()
+
+
+def _as_rows(t: Tensor) -> Tensor:
+    """[n] or [n, d] -> [n, d]."""
+    return t.unsqueeze(-1) if t.dim() == 1 else t
 
 
 def _ranks(keys: list) -> list[int]:
@@ -302,7 +307,7 @@ def receptive_fields(
         raise ValueError(f"w, k and s must be at least 1, got w={w}, k={k}, s={s}")
     n = data.num_nodes or 0
     x = data.x if data.x is not None else torch.ones(n, 1)
-    x = x.reshape(n, -1)
+    x = _as_rows(x)
     edge_index = (
         data.edge_index if data.edge_index is not None else torch.empty(2, 0, dtype=torch.long)
     )
@@ -323,7 +328,7 @@ def receptive_fields(
     # Slot -1 reads row n of the padded tensors: a zero vertex, with zero edges.
     x_pad = torch.cat([x, x.new_zeros(1, x.size(1))])
     if data.edge_attr is not None:
-        attr = data.edge_attr.reshape(edge_index.size(1), -1)
+        attr = _as_rows(data.edge_attr)
         dense = to_dense_adj(edge_index, edge_attr=attr, max_num_nodes=n)[0]
     else:
         dense = to_dense_adj(edge_index, max_num_nodes=n)[0].unsqueeze(-1)
