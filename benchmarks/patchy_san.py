@@ -16,7 +16,7 @@ node plus edge attributes (the paper's k = 10^E). In the same run, on the same f
 
 Model selection never sees the test fold. The neural models hold out a stratified tenth of the
 training fold as validation set, train for a fixed number of epochs, and are scored on the test
-fold at the epoch of lowest validation loss. The receptive fields are built once per dataset and
+fold at the epoch of highest validation accuracy (ties: lowest validation loss). The receptive fields are built once per dataset and
 cached like any PyG ``pre_transform`` (in ``<root>/<name>/processed_patchy_...``); the default
 root is a temporary folder into which the raw files of ``../shared/data/TUDataset`` are copied
 when that folder is there (otherwise ``TUDataset`` downloads them).
@@ -157,9 +157,12 @@ def permute(data: Data, gen: torch.Generator) -> Data:
     )
 
 
-def select_epoch(val_loss: list[float], test_acc: list[float]) -> tuple[int, float]:
-    """Test accuracy at the epoch of lowest validation loss (the first on ties)."""
-    best = min(range(len(val_loss)), key=val_loss.__getitem__)
+def select_epoch(
+    val_acc: list[float], val_loss: list[float], test_acc: list[float]
+) -> tuple[int, float]:
+    """Test accuracy at the epoch of highest validation accuracy; ties go to the lower validation
+    loss, then to the earlier epoch. -> (epoch, counted from 1; test accuracy)."""
+    best = min(range(len(val_acc)), key=lambda i: (-val_acc[i], val_loss[i], i))
     return best + 1, test_acc[best]
 
 
@@ -178,7 +181,7 @@ def train_patchy(
     _, w, k, f = x.shape
     model = PatchySANNet(f, int(y.max()) + 1, w, k, edge_channels=0 if e is None else e.size(-1))
     opt = torch.optim.RMSprop(model.parameters(), lr=args.lr)
-    val_loss, test_acc = [], []
+    val_acc, val_loss, test_acc = [], [], []
     for _ in range(args.epochs):
         model.train()
         for idx in fit[torch.randperm(len(fit))].split(args.batch_size):
@@ -193,7 +196,7 @@ def train_patchy(
             )
             pred = model(x[test], None if e is None else e[test]).argmax(-1)
             test_acc.append(100.0 * float((pred == y[test]).float().mean()))
-    epoch, acc = select_epoch(val_loss, test_acc)
+    epoch, acc = select_epoch(val_acc, val_loss, test_acc)
     return {"acc": acc, "epoch": epoch}
 
 
@@ -219,7 +222,7 @@ def train_gin(dataset: TUDataset, split: tuple[np.ndarray, ...], args, seed: int
     loader = DataLoader(dataset[torch.as_tensor(fit)], batch_size=args.batch_size, shuffle=True)
     val_batch = next(iter(DataLoader(dataset[torch.as_tensor(val)], batch_size=len(val))))
     test_batch = next(iter(DataLoader(dataset[torch.as_tensor(test)], batch_size=len(test))))
-    val_loss, test_acc = [], []
+    val_acc, val_loss, test_acc = [], [], []
     for _ in range(args.gin_epochs):
         model.train()
         for b in loader:
@@ -229,11 +232,13 @@ def train_gin(dataset: TUDataset, split: tuple[np.ndarray, ...], args, seed: int
         model.eval()
         with torch.no_grad():
             v = val_batch
-            val_loss.append(float(F.cross_entropy(model(v.x, v.edge_index, v.batch), v.y)))
+            out = model(v.x, v.edge_index, v.batch)
+            val_loss.append(float(F.cross_entropy(out, v.y)))
+            val_acc.append(100.0 * float((out.argmax(-1) == v.y).float().mean()))
             t = test_batch
             pred = model(t.x, t.edge_index, t.batch).argmax(-1)
             test_acc.append(100.0 * float((pred == t.y).float().mean()))
-    epoch, acc = select_epoch(val_loss, test_acc)
+    epoch, acc = select_epoch(val_acc, val_loss, test_acc)
     return {"acc": acc, "epoch": epoch}
 
 
