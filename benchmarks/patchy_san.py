@@ -191,9 +191,9 @@ def train_patchy(
             opt.step()
         model.eval()
         with torch.no_grad():
-            val_loss.append(
-                float(F.cross_entropy(model(x[val], None if e is None else e[val]), y[val]))
-            )
+            out = model(x[val], None if e is None else e[val])
+            val_loss.append(float(F.cross_entropy(out, y[val])))
+            val_acc.append(100.0 * float((out.argmax(-1) == y[val]).float().mean()))
             pred = model(x[test], None if e is None else e[test]).argmax(-1)
             test_acc.append(100.0 * float((pred == y[test]).float().mean()))
     epoch, acc = select_epoch(val_acc, val_loss, test_acc)
