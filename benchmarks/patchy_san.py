@@ -193,9 +193,9 @@ def train_patchy(
         with torch.no_grad():
             out = model(x[val], None if e is None else e[val])
             val_loss.append(float(F.cross_entropy(out, y[val])))
-            val_acc.append(100.0 * float((out.argmax(-1) == y[val]).float().mean()))
+            val_acc.append(100.0 * int((out.argmax(-1) == y[val]).sum()) / len(val))
             pred = model(x[test], None if e is None else e[test]).argmax(-1)
-            test_acc.append(100.0 * float((pred == y[test]).float().mean()))
+            test_acc.append(100.0 * int((pred == y[test]).sum()) / len(test))
     epoch, acc = select_epoch(val_acc, val_loss, test_acc)
     return {"acc": acc, "epoch": epoch}
 
@@ -234,10 +234,10 @@ def train_gin(dataset: TUDataset, split: tuple[np.ndarray, ...], args, seed: int
             v = val_batch
             out = model(v.x, v.edge_index, v.batch)
             val_loss.append(float(F.cross_entropy(out, v.y)))
-            val_acc.append(100.0 * float((out.argmax(-1) == v.y).float().mean()))
+            val_acc.append(100.0 * int((out.argmax(-1) == v.y).sum()) / len(v.y))
             t = test_batch
             pred = model(t.x, t.edge_index, t.batch).argmax(-1)
-            test_acc.append(100.0 * float((pred == t.y).float().mean()))
+            test_acc.append(100.0 * int((pred == t.y).sum()) / len(t.y))
     epoch, acc = select_epoch(val_acc, val_loss, test_acc)
     return {"acc": acc, "epoch": epoch}
 
