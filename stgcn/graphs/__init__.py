@@ -11,6 +11,7 @@ from stgcn.graphs.edges import (
 )
 from stgcn.graphs.laplacian import eigs, laplacian, laplacian_spectrum, normalized_adjacency
 from stgcn.graphs.nodes import top_k_per_frame
+from stgcn.graphs.patchy_san import PatchySAN, ReceptiveFields, receptive_fields
 from stgcn.graphs.video_graph import (
     CATEGORY,
     HAND_TRACK,
@@ -22,6 +23,9 @@ from stgcn.graphs.video_graph import (
 __all__ = [
     "CATEGORY",
     "HAND_TRACK",
+    "PatchySAN",
+    "ReceptiveFields",
+    "receptive_fields",
     "SpaceTimeEdges",
     "VideoGraph",
     "back_edges",

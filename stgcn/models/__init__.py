@@ -3,6 +3,7 @@
 from stgcn.models.build import MODELS, ModelConfig, build_model
 from stgcn.models.complexity import count_gmacs, count_parameters
 from stgcn.models.inflate import InflationReport, inflate_2d_weights
+from stgcn.models.patchy_san import PatchySANNet
 from stgcn.models.region import RegionFeatures, feature_frames, roi_features
 from stgcn.models.resnet3d import (
     BasicBlock3D,
@@ -25,6 +26,7 @@ __all__ = [
     "Bottleneck3D",
     "InflationReport",
     "ModelConfig",
+    "PatchySANNet",
     "RegionFeatures",
     "ResNet3D",
     "build_model",

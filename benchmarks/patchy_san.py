@@ -1,0 +1,463 @@
+"""PATCHY-SAN on TU graph classification (Niepert, Ahmed & Kutzkov, ICML 2016, Section 6.3).
+
+    python benchmarks/patchy_san.py                       # MUTAG, the paper's protocol
+    python benchmarks/patchy_san.py --json patchy.json --threads 2
+    python benchmarks/patchy_san.py --dataset PTC_MR --root /tmp/tu   # downloads when online
+
+The paper's protocol: 10-fold stratified cross-validation, mean ± std of the test accuracy over the
+folds, w = the average number of vertices (rounded), k = 10, with node attributes only and with
+node plus edge attributes (the paper's k = 10^E). In the same run, on the same folds:
+
+* a GIN baseline: ``torch_geometric.nn.GIN`` (4 layers, 32 channels, batch norm), global add
+  pooling, a linear layer; Adam, lr 0.01;
+* a WL-subtree kernel SVM: histograms of the colours of ``torch_geometric.nn.WLConv`` over
+  iterations 0..h concatenated (their dot product is the WL-subtree kernel), scikit-learn
+  ``SVC(kernel="linear")`` with C chosen by a 5-fold grid search inside the training folds.
+
+Model selection never sees the test fold. The neural models hold out a stratified tenth of the
+training fold as validation set, train for a fixed number of epochs, and are scored on the test
+fold at the epoch of highest validation accuracy (ties: lowest validation loss). The receptive fields are built once per dataset and
+cached like any PyG ``pre_transform`` (in ``<root>/<name>/processed_patchy_...``); the default
+root is a temporary folder into which the raw files of ``../shared/data/TUDataset`` are copied
+when that folder is there (otherwise ``TUDataset`` downloads them).
+
+The run also measures how canonical the default receptive fields are: every graph is relabeled by
+random permutations of its vertices, and the fields of the copies are compared with the original's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torch_geometric
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
+from sklearn.svm import SVC
+from torch import Tensor, nn
+from torch_geometric.data import Data
+from torch_geometric.datasets import TUDataset
+from torch_geometric.loader import DataLoader
+from torch_geometric.nn import GIN, WLConv, global_add_pool
+from torch_geometric.utils import scatter
+
+from stgcn.graphs import PatchySAN, receptive_fields
+from stgcn.models import PatchySANNet
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_TU = REPO.parent / "shared" / "data" / "TUDataset"
+PAPER = {"MUTAG": {"patchy_san_k10": (88.95, 4.37), "patchy_san_k10E": (92.63, 4.21)}}
+
+
+class PatchyTUDataset(TUDataset):
+    """A TUDataset whose processed folder is named after its PatchySAN pre_transform, so that
+    each configuration is cached on its own next to the plain dataset."""
+
+    @property
+    def processed_dir(self) -> str:
+        return processed_dir(self.root, self.name, self.pre_transform)
+
+
+def processed_dir(root: Path | str, name: str, t: PatchySAN) -> str:
+    """Where the receptive fields of configuration ``t`` are cached."""
+    tag = f"processed_patchy_w{t.w}_k{t.k}_s{t.s}_{t.labeling}_{t.canonical}"
+    return os.path.join(root, name, tag)
+
+
+def copy_raw(raw_dir: Path, root: Path, name: str) -> None:
+    """Copy the TU files ``<name>_*.txt`` from ``raw_dir`` into ``<root>/<name>/raw``."""
+    files = sorted(raw_dir.glob(f"{name}_*.txt"))
+    if not files:
+        raise SystemExit(f"--raw-dir {raw_dir}: no {name}_*.txt files (TU Dortmund format)")
+    dst = root / name / "raw"
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        shutil.copyfile(f, dst / f.name)
+
+
+def load(name: str, root: Path, raw_dir: Path | None) -> TUDataset:
+    """The plain TU dataset; raw files copied from ``raw_dir`` (or ../shared) when given."""
+    if raw_dir is None and (SHARED_TU / name / "raw").is_dir():
+        raw_dir = SHARED_TU / name / "raw"
+    if raw_dir is not None:
+        copy_raw(raw_dir, root, name)
+    try:
+        return TUDataset(str(root), name)
+    except Exception as err:  # urllib/fsspec raise many types when offline; all end here.
+        raise SystemExit(
+            f"Could not load {name} under {root} ({type(err).__name__}: {err}). Offline, pass "
+            f"--raw-dir DIR with the TU files {name}_*.txt."
+        ) from err
+
+
+def preprocess(root: Path, name: str, transform: PatchySAN) -> tuple[TUDataset, float, bool]:
+    """The dataset with its receptive fields, built once and cached; -> (dataset, seconds, cached)."""
+    cached = os.path.isdir(processed_dir(root, name, transform))
+    start = time.perf_counter()
+    dataset = PatchyTUDataset(str(root), name, pre_transform=transform)
+    return dataset, time.perf_counter() - start, cached
+
+
+def canonicity(dataset: TUDataset, transform: PatchySAN, perms: int, seed: int) -> dict[str, int]:
+    """Receptive fields of randomly relabeled copies vs the original: count what differs."""
+    gen = torch.Generator().manual_seed(seed)
+    graphs = fields = ties = 0
+    for data in dataset:
+        base = receptive_fields(
+            data, transform.w, transform.k, transform.s, transform.labeling, transform.canonical
+        )
+        ties += base.tie_breaks
+        differs = torch.zeros(transform.w, dtype=torch.bool)
+        for _ in range(perms):
+            other = receptive_fields(
+                permute(data, gen),
+                transform.w,
+                transform.k,
+                transform.s,
+                transform.labeling,
+                transform.canonical,
+            )
+            differs |= (base.x != other.x).flatten(1).any(1)
+            differs |= (base.edge_attr != other.edge_attr).flatten(1).any(1)
+        graphs += bool(differs.any())
+        fields += int(differs.sum())
+    return {
+        "graphs": len(dataset),
+        "fields": len(dataset) * transform.w,
+        "perms": perms,
+        "graphs_differing": graphs,
+        "fields_differing": fields,
+        "tie_breaks": ties,
+    }
+
+
+def permute(data: Data, gen: torch.Generator) -> Data:
+    """An isomorphic copy: new vertex i is old vertex perm[i]; edges reordered too."""
+    n = data.num_nodes
+    perm = torch.randperm(n, generator=gen)
+    inv = torch.empty_like(perm)
+    inv[perm] = torch.arange(n)
+    edge_index = inv[data.edge_index]
+    order = torch.randperm(edge_index.size(1), generator=gen)
+    return Data(
+        x=None if data.x is None else data.x[perm],
+        edge_index=edge_index[:, order],
+        edge_attr=None if data.edge_attr is None else data.edge_attr[order],
+        num_nodes=n,
+    )
+
+
+def select_epoch(
+    val_acc: list[float], val_loss: list[float], test_acc: list[float]
+) -> tuple[int, float]:
+    """Test accuracy at the epoch of highest validation accuracy; ties go to the lower validation
+    loss, then to the earlier epoch. -> (epoch, counted from 1; test accuracy)."""
+    best = min(range(len(val_acc)), key=lambda i: (-val_acc[i], val_loss[i], i))
+    return best + 1, test_acc[best]
+
+
+def inner_split(y: np.ndarray, train: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A stratified tenth of the training fold as validation set."""
+    fit, val = train_test_split(train, test_size=0.1, stratify=y[train], random_state=seed)
+    return np.sort(fit), np.sort(val)
+
+
+def train_patchy(
+    x: Tensor, e: Tensor | None, y: Tensor, split: tuple[np.ndarray, ...], args, seed: int
+) -> dict:
+    """One fold of PATCHY-SAN (RMSprop, as in the paper); e=None reads node attributes only."""
+    fit, val, test = (torch.as_tensor(i) for i in split)
+    torch.manual_seed(seed)
+    _, w, k, f = x.shape
+    model = PatchySANNet(f, int(y.max()) + 1, w, k, edge_channels=0 if e is None else e.size(-1))
+    opt = torch.optim.RMSprop(model.parameters(), lr=args.lr)
+    val_acc, val_loss, test_acc = [], [], []
+    for _ in range(args.epochs):
+        model.train()
+        for idx in fit[torch.randperm(len(fit))].split(args.batch_size):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x[idx], None if e is None else e[idx]), y[idx])
+            loss.backward()
+            opt.step()
+        model.eval()
+        with torch.no_grad():
+            out = model(x[val], None if e is None else e[val])
+            val_loss.append(float(F.cross_entropy(out, y[val])))
+            val_acc.append(100.0 * int((out.argmax(-1) == y[val]).sum()) / len(val))
+            pred = model(x[test], None if e is None else e[test]).argmax(-1)
+            test_acc.append(100.0 * int((pred == y[test]).sum()) / len(test))
+    epoch, acc = select_epoch(val_acc, val_loss, test_acc)
+    return {"acc": acc, "epoch": epoch}
+
+
+class GINClassifier(nn.Module):
+    """PyG's GIN, global add pooling, a linear classifier. x [N, F] -> logits [B, C]."""
+
+    def __init__(self, in_channels: int, out_channels: int, hidden: int = 32, layers: int = 4):
+        super().__init__()
+        self.gin = GIN(in_channels, hidden, layers, norm="batch_norm")
+        self.dropout = nn.Dropout(0.5)
+        self.out = nn.Linear(hidden, out_channels)
+
+    def forward(self, x: Tensor, edge_index: Tensor, batch: Tensor) -> Tensor:
+        h = global_add_pool(self.gin(x, edge_index), batch)
+        return self.out(self.dropout(h))
+
+
+def train_gin(dataset: TUDataset, split: tuple[np.ndarray, ...], args, seed: int) -> dict:
+    fit, val, test = split
+    torch.manual_seed(seed)
+    model = GINClassifier(dataset.num_features, dataset.num_classes)
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    loader = DataLoader(dataset[torch.as_tensor(fit)], batch_size=args.batch_size, shuffle=True)
+    val_batch = next(iter(DataLoader(dataset[torch.as_tensor(val)], batch_size=len(val))))
+    test_batch = next(iter(DataLoader(dataset[torch.as_tensor(test)], batch_size=len(test))))
+    val_acc, val_loss, test_acc = [], [], []
+    for _ in range(args.gin_epochs):
+        model.train()
+        for b in loader:
+            opt.zero_grad()
+            F.cross_entropy(model(b.x, b.edge_index, b.batch), b.y).backward()
+            opt.step()
+        model.eval()
+        with torch.no_grad():
+            v = val_batch
+            out = model(v.x, v.edge_index, v.batch)
+            val_loss.append(float(F.cross_entropy(out, v.y)))
+            val_acc.append(100.0 * int((out.argmax(-1) == v.y).sum()) / len(v.y))
+            t = test_batch
+            pred = model(t.x, t.edge_index, t.batch).argmax(-1)
+            test_acc.append(100.0 * int((pred == t.y).sum()) / len(t.y))
+    epoch, acc = select_epoch(val_acc, val_loss, test_acc)
+    return {"acc": acc, "epoch": epoch}
+
+
+def wl_features(dataset: TUDataset, iterations: int) -> np.ndarray:
+    """WL-subtree feature map [G, colours]: per-graph colour histograms of iterations 0..h."""
+    batch = next(iter(DataLoader(dataset, batch_size=len(dataset))))
+    colours = (
+        batch.x.argmax(-1)
+        if batch.x is not None
+        else torch.zeros(batch.num_nodes, dtype=torch.long)
+    )
+    hists = []
+    for it in range(iterations + 1):
+        if it:
+            colours = WLConv()(colours, batch.edge_index)  # a fresh colour table per iteration
+        one_hot = F.one_hot(colours).float()
+        hists.append(scatter(one_hot, batch.batch, dim=0, dim_size=len(dataset), reduce="sum"))
+    return torch.cat(hists, dim=1).numpy()
+
+
+def train_wl_svm(features: np.ndarray, y: np.ndarray, split, seed: int) -> dict:
+    fit, val, test = split
+    train = np.concatenate([fit, val])  # the grid search makes its own inner folds
+    grid = GridSearchCV(
+        SVC(kernel="linear"),
+        {"C": [1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0]},
+        cv=StratifiedKFold(5, shuffle=True, random_state=seed),
+    )
+    grid.fit(features[train], y[train])
+    return {"acc": 100.0 * float(grid.score(features[test], y[test])), "C": grid.best_params_["C"]}
+
+
+def machine() -> dict[str, str | int]:
+    cpu = platform.processor() or "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count() or 0,
+        "torch": torch.__version__,
+        "torch_geometric": torch_geometric.__version__,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def summarise(per_fold: list[dict]) -> dict:
+    accs = [r["acc"] for r in per_fold]
+    return {
+        "mean": statistics.mean(accs),
+        "std": statistics.pstdev(accs),
+        "per_fold": accs,
+        "details": per_fold,
+    }
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Run the protocol described by the parsed flags; print a table and return the report."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory(prefix="patchy_san_") as tmp:
+        root = Path(args.root) if args.root else Path(tmp)
+        return _run(args, root)
+
+
+def _run(args: argparse.Namespace, root: Path) -> dict:
+    plain = load(args.dataset, root, args.raw_dir)
+    w = args.w or round(sum(d.num_nodes for d in plain) / len(plain))
+    transform = PatchySAN(w, args.k, 1, args.labeling, args.canonical)
+    dataset, prep_s, cached = preprocess(root, args.dataset, transform)
+    info = machine()
+    print(
+        f"{args.dataset}: {len(dataset)} graphs, {dataset.num_classes} classes | {transform} | "
+        f"preprocessing {prep_s:.2f} s{' (cached)' if cached else ''} | torch {info['torch']}, "
+        f"PyG {info['torch_geometric']}, {info['threads']} threads, {info['cpu']}"
+    )
+    x = torch.cat([d.patchy_x for d in dataset])
+    e = torch.cat([d.patchy_edge_attr for d in dataset])
+    y = torch.cat([d.y for d in dataset])
+    y_np = y.numpy()
+    folds = list(
+        StratifiedKFold(args.folds, shuffle=True, random_state=args.seed).split(y_np, y_np)
+    )
+    methods = ["patchy_san", "patchy_san_edges"] + ["gin"] * (not args.no_gin)
+    methods += ["wl_svm"] * (not args.no_wl)
+    features = wl_features(plain, args.wl_iterations) if "wl_svm" in methods else None
+    results: dict[str, list[dict]] = {m: [] for m in methods}
+    seconds: dict[str, float] = {m: 0.0 for m in methods}
+    print("| fold | " + " | ".join(methods) + " |")
+    print("|---" * (len(methods) + 1) + "|")
+    for i, (train, test) in enumerate(folds):
+        seed = args.seed + i
+        split = (*inner_split(y_np, train, seed), test)
+        for m in methods:
+            start = time.perf_counter()
+            if m == "patchy_san":
+                r = train_patchy(x, None, y, split, args, seed)
+            elif m == "patchy_san_edges":
+                r = train_patchy(x, e, y, split, args, seed)
+            elif m == "gin":
+                r = train_gin(plain, split, args, seed)
+            else:
+                r = train_wl_svm(features, y_np, split, seed)
+            seconds[m] += time.perf_counter() - start
+            results[m].append(r)
+        print(
+            f"| {i + 1} | " + " | ".join(f"{results[m][-1]['acc']:.2f}" for m in methods) + " |",
+            flush=True,
+        )
+
+    report: dict = {
+        "dataset": args.dataset,
+        "folds": args.folds,
+        "fold_test_indices": [t.tolist() for _, t in folds],
+        "transform": repr(transform),
+        "w": w,
+        "k": args.k,
+        "preprocessing_s": prep_s,
+        "preprocessing_cached": cached,
+        "train_s": seconds,
+        "machine": info,
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+    }
+    for m in methods:
+        report[m] = summarise(results[m])
+    if args.perms:
+        report["canonicity"] = canonicity(plain, transform, args.perms, args.seed)
+
+    paper = PAPER.get(args.dataset, {})
+    names = {
+        "patchy_san": ("PATCHY-SAN, k = 10 (nodes)", paper.get("patchy_san_k10")),
+        "patchy_san_edges": ("PATCHY-SAN, k = 10^E (nodes + edges)", paper.get("patchy_san_k10E")),
+        "gin": ("GIN (PyG) + add pooling", None),
+        "wl_svm": (f"WL-subtree kernel SVM (h = {args.wl_iterations})", None),
+    }
+    print(
+        f"\n{args.folds}-fold stratified CV on {args.dataset} (seed {args.seed}), test accuracy %"
+    )
+    print("| method | mean ± std | paper | train s (all folds) |")
+    print("|---|---|---|---|")
+    for m in methods:
+        name, ref = names[m]
+        s = report[m]
+        ref_s = f"{ref[0]:.2f} ± {ref[1]:.2f}" if ref else ""
+        print(f"| {name} | {s['mean']:.2f} ± {s['std']:.2f} | {ref_s} | {seconds[m]:.1f} |")
+    total = prep_s + seconds["patchy_san"] + seconds["patchy_san_edges"]
+    report["patchy_san_total_s"] = total
+    print(
+        f"\nPATCHY-SAN preprocessing + training of both variants on all folds: {total:.1f} s "
+        f"(preprocessing {prep_s:.2f} s)"
+    )
+    if "canonicity" in report:
+        c = report["canonicity"]
+        print(
+            f"canonicity ({transform.canonical}): {c['fields_differing']} of {c['fields']} receptive "
+            f"fields ({c['graphs_differing']} of {c['graphs']} graphs) differ under {c['perms']} "
+            f"random relabelings; the tie rule decided {c['tie_breaks']} times"
+        )
+    if args.json:
+        path = Path(args.json)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w") as fh:
+            fh.write(json.dumps(report, indent=2) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        print(f"wrote {path}")
+    return report
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--dataset", default="MUTAG", help="a TU dataset name (default: %(default)s)")
+    p.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="dataset root, kept (default: a temporary folder, removed at the end)",
+    )
+    p.add_argument(
+        "--raw-dir",
+        type=Path,
+        default=None,
+        help="copy the TU files <dataset>_*.txt from here (default: ../shared when present)",
+    )
+    p.add_argument("--folds", type=int, default=10)
+    p.add_argument("--w", type=int, default=0, help="receptive fields (0: average vertex count)")
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--labeling", choices=("betweenness", "degree"), default="betweenness")
+    p.add_argument("--canonical", choices=("wl", "nauty"), default="wl")
+    p.add_argument("--epochs", type=int, default=200, help="PATCHY-SAN epochs per fold")
+    p.add_argument("--gin-epochs", type=int, default=100)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-3, help="PATCHY-SAN RMSprop learning rate")
+    p.add_argument("--wl-iterations", type=int, default=3)
+    p.add_argument("--no-gin", action="store_true")
+    p.add_argument("--no-wl", action="store_true")
+    p.add_argument(
+        "--perms",
+        type=int,
+        default=3,
+        help="random relabelings per graph for the canonicity count (0: skip)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="folds and fold i's model use seed + i")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--json", type=Path, default=None)
+    args = p.parse_args(argv)
+    if args.folds < 2 or args.epochs < 1 or args.gin_epochs < 1 or args.k < 1 or args.w < 0:
+        p.error("--folds must be at least 2, --epochs, --gin-epochs and --k at least 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    return run(parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
