@@ -10,22 +10,13 @@ from stgcn.graphs.edges import (
     space_time_iou,
 )
 from stgcn.graphs.laplacian import eigs, laplacian, laplacian_spectrum, normalized_adjacency
-from stgcn.graphs.video_graph import (
-    CATEGORY,
-    HAND_TRACK,
-    VideoGraph,
-    from_something_else,
-    to_networkx,
-)
+from stgcn.graphs.video_graph import VideoGraph, to_networkx
 
 __all__ = [
-    "CATEGORY",
-    "HAND_TRACK",
     "SpaceTimeEdges",
     "VideoGraph",
     "back_edges",
     "complete_edges",
-    "from_something_else",
     "row_normalize",
     "space_time_edges",
     "space_time_graph",

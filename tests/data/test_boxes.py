@@ -18,7 +18,7 @@ from stgcn.data.boxes import (
     iter_json_object,
     load_json,
 )
-from stgcn.graphs.video_graph import from_something_else
+from stgcn.data.something_else import from_something_else
 
 
 def annotations(n: int = 6) -> dict:

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader
 from torch_geometric.data import Batch
 
 from stgcn.data.boxes import MalformedJSONError
+from stgcn.data.something_else import CATEGORY, HAND_TRACK
 from stgcn.data.ssv2 import (
     BadBoxError,
     MissingBoxesError,
@@ -23,7 +24,7 @@ from stgcn.data.ssv2 import (
 )
 from stgcn.data.transforms import IMAGENET_MEAN, IMAGENET_STD, HorizontalFlip
 from stgcn.data.video import VideoDecodeError
-from stgcn.graphs.video_graph import CATEGORY, HAND_TRACK, VideoGraph
+from stgcn.graphs.video_graph import VideoGraph
 
 LENGTHS = {"101": 24, "102": 30, "103": 20, "104": 36}
 
