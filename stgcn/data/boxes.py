@@ -31,6 +31,7 @@ frame entry and label.
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import sqlite3
@@ -59,11 +60,29 @@ class MalformedJSONError(ValueError):
         self.path, self.msg, self.lineno, self.colno, self.pos = str(path), msg, lineno, colno, pos
 
 
+def _not_utf8(path: Path, e: UnicodeDecodeError, text_before: str, byte: int) -> MalformedJSONError:
+    """The error for bytes that are not UTF-8, at the character where valid text stops."""
+    line = text_before.count("\n") + 1
+    col = len(text_before) - text_before.rfind("\n")
+    bad = e.object[e.start : e.start + 1].hex()
+    return MalformedJSONError(
+        path,
+        f"not UTF-8 (byte 0x{bad} at byte offset {byte}: {e.reason})",
+        line,
+        col,
+        len(text_before),
+    )
+
+
 def load_json(path: str | Path) -> Any:
-    """``json.load`` a (small) file; a parse error becomes :class:`MalformedJSONError`."""
+    """``json.load`` a (small) file; a parse error or bytes that are not UTF-8 become
+    :class:`MalformedJSONError`."""
     path = Path(path)
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise _not_utf8(path, e, raw[: e.start].decode("utf-8"), e.start) from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
@@ -77,7 +96,11 @@ class _Stream:
 
     def __init__(self, path: Path, chunk_chars: int) -> None:
         self.path = path
-        self.file = open(path, encoding="utf-8")  # noqa: SIM115 - closed by close()
+        # bytes decoded here rather than by a text file, so that a byte that is not UTF-8 is
+        # reported at its line and column like any other error
+        self.file = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self.utf8 = codecs.getincrementaldecoder("utf-8")()
+        self.bytes_read = 0
         self.chunk = chunk_chars
         self.buf = ""
         self.i = 0  # cursor in buf
@@ -92,7 +115,17 @@ class _Stream:
         """Read another chunk (at least as big as the window, so re-parsing stays linear)."""
         if self.eof:
             return False
-        data = self.file.read(max(self.chunk, len(self.buf) - self.i))
+        raw = self.file.read(max(self.chunk, len(self.buf) - self.i))
+        try:
+            data = self.utf8.decode(raw, final=not raw)
+        except UnicodeDecodeError as e:
+            # e.object is the decoder's pending bytes followed by raw; all before e.start is valid
+            pending = len(e.object) - len(raw)
+            self.buf += e.object[: e.start].decode("utf-8")
+            byte = self.bytes_read - pending + e.start
+            msg = _not_utf8(self.path, e, "", byte).msg  # positioned in the window, not the file
+            raise self.error(msg, len(self.buf)) from None
+        self.bytes_read += len(raw)
         if not data:
             self.eof = True
             return False
