@@ -187,6 +187,18 @@ def collate(items: Sequence[Sample | Skipped]) -> Sample:
     )
 
 
+def _class_index(path: Path, template: str, value: Any) -> int:
+    """A labels-file value (``"93"``, or 93) as a class index, or an error naming file and key."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    raise ValueError(
+        f"{path}: template {template!r} has class index {value!r}; expected a number >= 0 "
+        "(an integer or a string of digits)"
+    )
+
+
 def _template_key(template: str) -> str:
     return template.replace("[", "").replace("]", "")
 
@@ -275,7 +287,9 @@ class SomethingSomethingV2(Dataset):
             raise ValueError(
                 f"{labels_file}: expected {{template: index}}, got {type(labels).__name__}"
             )
-        self.labels: dict[str, int] = {k: int(v) for k, v in labels.items()}
+        self.labels: dict[str, int] = {
+            k: _class_index(labels_file, k, v) for k, v in labels.items()
+        }
         self.classes = [t for t, _ in sorted(self.labels.items(), key=lambda kv: kv[1])]
         self.records, self.unknown_templates = self._read_split()
         excluded = read_exclusions(exclude)
@@ -316,7 +330,9 @@ class SomethingSomethingV2(Dataset):
         records, unknown = [], []
         for pos, e in enumerate(entries):
             if not isinstance(e, dict) or "id" not in e:
-                raise ValueError(f"{path}: entry {pos} has no 'id': {e!r}")
+                raise ValueError(f"{path}: entry {pos} has no 'id': {e!r}"[:300])
+            if isinstance(e["id"], bool) or not isinstance(e["id"], str | int):
+                raise ValueError(f"{path}: entry {pos} has id {e['id']!r}, expected a string"[:300])
             vid = str(e["id"])
             if self.split == "test":
                 records.append((vid, -1))
