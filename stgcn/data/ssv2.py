@@ -566,22 +566,41 @@ class SomethingSomethingV2(Dataset):
 _DEAD_PIDS = re.compile(r"DataLoader worker \(pid\(?s?\)? ([\d, ]+)\)")
 
 
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")  # zombie or dead
+    except OSError:
+        return False  # gone (or not Linux: then only the DataLoader's message names pids)
+
+
 @contextmanager
 def name_dead_worker(dataset: SomethingSomethingV2) -> Iterator[None]:
     """Around a loop over a DataLoader of ``dataset``: a worker that dies (e.g. a decoder
     segfault) is re-raised as :class:`WorkerDiedError` naming the video(s) it was reading.
 
+    The death reaches the main process as DataLoader's ``RuntimeError`` naming the pid, or, when
+    the worker dies while handing over a batch, as a broken connection (``OSError``,
+    ``EOFError``); either way the dataset's record of what each pid was reading names the video.
+
     ``with name_dead_worker(ds): for batch in loader: ...``
     """
     try:
         yield
-    except RuntimeError as e:
-        match = _DEAD_PIDS.search(str(e))
-        if match is None or isinstance(e, VideoDecodeError):
+    except (RuntimeError, OSError, EOFError) as e:
+        if isinstance(e, VideoDecodeError | FileNotFoundError):
             raise
-        pids = {int(p) for p in re.findall(r"\d+", match.group(1))}
+        match = _DEAD_PIDS.search(str(e)) if isinstance(e, RuntimeError) else None
         reading = dataset.reading()
-        dead = {pid: reading[pid] for pid in pids if pid in reading}
+        if match is not None:
+            pids = {int(p) for p in re.findall(r"\d+", match.group(1))}
+        elif isinstance(e, RuntimeError):
+            raise  # not the DataLoader's report of a death
+        else:
+            pids = {pid for pid in reading if pid != os.getpid() and not _alive(pid)}
+            if not pids:
+                raise  # not a worker's death
+        dead = {pid: reading[pid] for pid in sorted(pids) if pid in reading}
         what = (
             "; ".join(
                 f"pid {pid} was reading index {i}, video {vid}" for pid, (i, vid) in dead.items()
@@ -589,4 +608,4 @@ def name_dead_worker(dataset: SomethingSomethingV2) -> Iterator[None]:
             if dead
             else f"no read was in progress in pid(s) {sorted(pids)}"
         )
-        raise WorkerDiedError(f"{e} ({what})") from e
+        raise WorkerDiedError(f"DataLoader worker died: {e} ({what})") from e

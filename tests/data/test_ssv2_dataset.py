@@ -2,7 +2,10 @@
 aligned with the clip's frames, batching, multi-view, and every kind of bad input."""
 
 import json
+import os
+import re
 import shutil
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +15,8 @@ from ssv2_fixtures import make_ssv2, object_box
 from torch.utils.data import DataLoader
 from torch_geometric.data import Batch
 
-from stgcn.data.boxes import MalformedJSONError
+from stgcn.data.box_source import BoxSource, FrameBoxes
+from stgcn.data.boxes import BoxIndex, MalformedJSONError
 from stgcn.data.something_else import CATEGORY, HAND_TRACK
 from stgcn.data.ssv2 import (
     BadBoxError,
@@ -20,7 +24,9 @@ from stgcn.data.ssv2 import (
     Sample,
     Skipped,
     SomethingSomethingV2,
+    WorkerDiedError,
     collate,
+    name_dead_worker,
 )
 from stgcn.data.transforms import IMAGENET_MEAN, IMAGENET_STD, HorizontalFlip
 from stgcn.data.video import VideoDecodeError
@@ -301,3 +307,83 @@ def test_skips_counted_across_workers(copy: Path):
     assert sum(ds.error_report()["skipped"].values()) == 0
     empty = collate([Skipped(0, "101", "missing_video", "gone")])
     assert empty.clip.shape[0] == 0 and empty.graph is None and len(empty.skipped) == 1
+
+
+class _CrashOn(SomethingSomethingV2):
+    """A reader whose decoder 'segfaults' on one video: the worker process dies mid-read."""
+
+    crash_on = "101"  # the first: the worker dies before it has handed over any batch
+
+    def _load(self, index, video_id, label, view):
+        if video_id == self.crash_on:
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return super()._load(index, video_id, label, view)
+
+
+def _read_all(ds: SomethingSomethingV2) -> str:
+    it = iter(DataLoader(ds, batch_size=1, num_workers=1, collate_fn=collate))
+    try:
+        with name_dead_worker(ds):
+            for _ in it:
+                pass
+    except WorkerDiedError as e:
+        return str(e)
+    finally:
+        # Unregister the dead worker now: a live iterator keeps DataLoader's SIGCHLD handler
+        # raising for it whenever any later child process exits.
+        it._shutdown_workers()
+    return ""
+
+
+def test_dead_worker_names_the_video_it_was_reading(root: Path):
+    ds = _CrashOn(root, "validation", num_frames=4, size=48, train=False)
+    message = _read_all(ds)
+    assert re.search(r"pid \d+ was reading index 0, video 101", message), message
+    # other RuntimeErrors pass through untouched
+    with pytest.raises(RuntimeError, match="^unrelated$"):
+        with name_dead_worker(ds):
+            raise RuntimeError("unrelated")
+
+
+class _Detector:
+    """A BoxSource that finds the white square in each decoded frame, with a made-up score."""
+
+    def boxes(self, video_id: str, frames: torch.Tensor, times: np.ndarray) -> FrameBoxes | None:
+        if video_id == "104":
+            return None  # no entry for this video
+        found = [(t, white_bbox(f.permute(2, 0, 1).float())) for t, f in enumerate(frames)]
+        found = [(t, b) for t, b in found if b is not None]
+        if not found:
+            return FrameBoxes.empty()
+        t = np.array([t for t, _ in found], dtype=np.int64)
+        return FrameBoxes(
+            frame=t,
+            box=np.array([b for _, b in found], dtype=np.float32),
+            score=np.linspace(0.5, 1.0, len(t), dtype=np.float32),
+            category=np.full(len(t), 7, dtype=np.int64),  # a detector's own class code
+            track=np.full(len(t), -1, dtype=np.int64),
+        )
+
+
+def test_any_box_source(root: Path):
+    assert isinstance(_Detector(), BoxSource)
+    ds = SomethingSomethingV2(
+        root, "validation", num_frames=4, size=48, boxes=_Detector(), on_error="skip"
+    )
+    s = ds[0]
+    assert s.graph.num_nodes == 4 and s.graph.category.tolist() == [7] * 4
+    torch.testing.assert_close(s.graph.score, torch.linspace(0.5, 1.0, 4), rtol=0, atol=1e-6)
+    frames = rgb255(s.clip)
+    for n in range(s.graph.num_nodes):  # the detector's boxes went through the clip's transforms
+        found = white_bbox(frames[:, int(s.graph.frame[n])])
+        np.testing.assert_allclose(found, s.graph.box[n].tolist(), atol=1.6)  # as for the hands
+    skipped = ds[3]
+    assert isinstance(skipped, Skipped) and skipped.reason == "no_boxes"
+    assert "box source" in skipped.message and "104" in skipped.message
+
+
+def test_index_as_box_source_gives_annotation_scores(root: Path):
+    ds = SomethingSomethingV2(root, "validation", num_frames=4, size=48)
+    assert isinstance(ds.box_source, BoxIndex) and isinstance(ds.box_source, BoxSource)
+    s = ds[1]
+    assert torch.equal(s.graph.score, torch.ones(s.graph.num_nodes))
