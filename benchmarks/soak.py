@@ -73,16 +73,20 @@ def _reset_peak(pid: int) -> None:
 
 
 class RSSSampler(threading.Thread):
-    """Samples the summed RSS of a set of processes every ``period`` s; ``peak`` in KiB."""
+    """Samples the RSS of a set of processes every ``period`` s: ``peak`` of their sum and
+    ``each`` (the largest of each process), in KiB."""
 
     def __init__(self, pids: list[int], period: float = 0.2) -> None:
         super().__init__(daemon=True)
         self.pids, self.period, self.peak = pids, period, 0
+        self.each = dict.fromkeys(pids, 0)
         self._stop_event = threading.Event()
 
     def run(self) -> None:
         while not self._stop_event.is_set():
-            self.peak = max(self.peak, sum(_status_kib(p, "VmRSS") for p in self.pids))
+            rss = {p: _status_kib(p, "VmRSS") for p in self.pids}
+            self.peak = max(self.peak, sum(rss.values()))
+            self.each = {p: max(self.each[p], r) for p, r in rss.items()}
             self._stop_event.wait(self.period)
 
     def stop(self) -> int:
@@ -151,8 +155,9 @@ def soak(
                     skipped_in_batches += len(b.skipped)
         except WorkerDiedError as e:
             deaths.append({"epoch": epoch, "error": str(e)})
-        peaks = [_status_kib(p, "VmHWM") for p in pids]
         sampled = sampler.stop()
+        # VmHWM is refreshed lazily and can trail a VmRSS read: the peak is at least every sample
+        peaks = [max(_status_kib(p, "VmHWM"), sampler.each[p]) for p in pids]
         report = ds.error_report()
         skipped_ids = {v for ids_ in report["skipped_ids"].values() for v in ids_}
         rows.append({

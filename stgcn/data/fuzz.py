@@ -309,15 +309,17 @@ def fuzz_json(
             except MalformedJSONError as e:
                 counts["malformed"] += 1
                 if e.path != str(path) or e.lineno < 1 or e.colno < 1:
-                    report.violations.append(f"{path.name} {kind}: badly located: {e}")
+                    report.violations.append(f"{path.name} {kind}: badly located: {e}"[:400])
             except (ValueError, KeyError) as e:
                 counts["clear_error"] += 1
                 if path.name not in str(e):
-                    report.violations.append(f"{path.name} {kind}: file not named: {e!r}")
+                    report.violations.append(f"{path.name} {kind}: file not named: {e!r}"[:400])
             except Exception as e:  # the property under test: nothing else may escape
                 counts["escaped"] += 1
                 report.escaped.append(
-                    f"{path.name} {kind}: {''.join(traceback.format_exception_only(e)).strip()}"
+                    f"{path.name} {kind}: {''.join(traceback.format_exception_only(e)).strip()}"[
+                        :400
+                    ]
                 )
             path.write_bytes(originals[path])
     return report
