@@ -64,7 +64,10 @@ def white_bbox(frame: torch.Tensor) -> list[float] | None:
 
 
 def assert_hands_on_pixels(sample: Sample, atol: float = 1.6) -> int:
-    """Every hand node's box matches the white square of its clip frame. Returns the count."""
+    """Every hand node's box matches the white square of its clip frame. Returns the count.
+
+    ``atol``: the white square found is whole pixels while the box is fractional (< 1 px), and the
+    resize filter spreads an edge by up to half an output pixel at the scales used (<= 1)."""
     g, frames = sample.graph, rgb255(sample.clip)
     hands = (g.category == CATEGORY["hand"]).nonzero().flatten().tolist()
     for n in hands:
@@ -97,7 +100,8 @@ def test_sample_contract(root: Path):
     scale = 64 / 96
     x1, y1, x2, y2 = object_box()
     expect = torch.tensor([x1 * 85 / 128 - 10, y1 * scale, x2 * 85 / 128 - 10, y2 * scale])
-    torch.testing.assert_close(obj, expect.expand_as(obj), atol=0.01, rtol=0)
+    # float32 scale and shift of coordinates below 128: a few ulps (1.5e-5 each at 128)
+    torch.testing.assert_close(obj, expect.expand_as(obj), atol=1e-4, rtol=0)
 
 
 @pytest.mark.parametrize("sampling", ["tsn", "uniform", "dense"])
