@@ -15,7 +15,7 @@ Per epoch it reports:
   <= 5 %: PyAV leaks would show here, the workers living through all epochs);
 * samples read and videos skipped, and whether the skipped ones are exactly the corrupted ones,
   from :meth:`SomethingSomethingV2.error_report`;
-* worker deaths (a decoder segfault): the loop runs inside :func:`stgcn.data.ssv2.name_dead_worker`,
+* worker deaths (a decoder segfault): the loop runs inside :func:`stgcn.data.dead_workers.name_dead_worker`,
   so a death is reported with the video the worker was reading.
 
     python benchmarks/soak.py                        # the measurement (minutes)
@@ -120,7 +120,8 @@ def soak(
     """Corrupt a copy's training videos and read the training split ``epochs`` times."""
     from torch.utils.data import DataLoader
 
-    from stgcn.data.ssv2 import SomethingSomethingV2, WorkerDiedError, collate, name_dead_worker
+    from stgcn.data.dead_workers import WorkerDiedError, name_dead_worker
+    from stgcn.data.ssv2 import SomethingSomethingV2, collate
 
     ds = SomethingSomethingV2(
         root, "train", num_frames=frames, size=size, train=True, on_error="skip", decode_threads=1

@@ -13,6 +13,7 @@ from stgcn.data.boxes import (
     build_box_index,
     clip_boxes,
 )
+from stgcn.data.dead_workers import WorkerDiedError, name_dead_worker
 from stgcn.data.sampling import dense_indices, sample_indices, tsn_indices, uniform_indices
 from stgcn.data.something_else import CATEGORY, HAND_TRACK, from_something_else
 from stgcn.data.transforms import ClipBoxes, eval_transform, train_transform
@@ -25,9 +26,7 @@ _NEEDS_AV = {
     "Skipped": "ssv2",
     "SomethingSomethingV2": "ssv2",
     "UnknownTemplateError": "ssv2",
-    "WorkerDiedError": "ssv2",
     "collate": "ssv2",
-    "name_dead_worker": "ssv2",
     "read_exclusions": "ssv2",
     # stgcn.data.video
     "VideoDecodeError": "video",
@@ -44,12 +43,14 @@ __all__ = [
     "FrameBoxes",
     "MalformedJSONError",
     "VideoBoxes",
+    "WorkerDiedError",
     "annotation_frames",
     "build_box_index",
     "clip_boxes",
     "dense_indices",
     "eval_transform",
     "from_something_else",
+    "name_dead_worker",
     "sample_indices",
     "train_transform",
     "tsn_indices",

@@ -48,16 +48,15 @@ leaves degenerate are normal, not bad input; they are counted as ``cropped_out``
 A DataLoader worker that dies (a decoder crash kills the process, and nothing can be caught) is
 reported by the DataLoader in the main process as a ``RuntimeError`` naming only its pid; each
 worker writes the index it is reading into shared memory, so :meth:`SomethingSomethingV2.reading`
-says which video that was, and :func:`name_dead_worker` re-raises the error with it.
+says which video that was, and :func:`stgcn.data.dead_workers.name_dead_worker` re-raises the
+error with it.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -107,10 +106,6 @@ class UnknownTemplateError(KeyError):
 
 class BadBoxError(ValueError):
     """An annotated box outside the frame, inverted (x1 > x2 or y1 > y2) or of zero area."""
-
-
-class WorkerDiedError(RuntimeError):
-    """A DataLoader worker died while reading; the message names the video(s) it was reading."""
 
 
 _WORKER_SLOTS = 64  # worker ids beyond this share slots (modulo); real loaders use far fewer
@@ -561,51 +556,3 @@ class SomethingSomethingV2(Dataset):
             f"SomethingSomethingV2({self.split}, {len(self.records)} videos, {len(self.classes)} classes, "
             f"T={self.num_frames} {self.sampling}, size={self.size}, views={self.views}, boxes={boxes})"
         )
-
-
-_DEAD_PIDS = re.compile(r"DataLoader worker \(pid\(?s?\)? ([\d, ]+)\)")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")  # zombie or dead
-    except OSError:
-        return False  # gone (or not Linux: then only the DataLoader's message names pids)
-
-
-@contextmanager
-def name_dead_worker(dataset: SomethingSomethingV2) -> Iterator[None]:
-    """Around a loop over a DataLoader of ``dataset``: a worker that dies (e.g. a decoder
-    segfault) is re-raised as :class:`WorkerDiedError` naming the video(s) it was reading.
-
-    The death reaches the main process as DataLoader's ``RuntimeError`` naming the pid, or, when
-    the worker dies while handing over a batch, as a broken connection (``OSError``,
-    ``EOFError``); either way the dataset's record of what each pid was reading names the video.
-
-    ``with name_dead_worker(ds): for batch in loader: ...``
-    """
-    try:
-        yield
-    except (RuntimeError, OSError, EOFError) as e:
-        if isinstance(e, VideoDecodeError | FileNotFoundError):
-            raise
-        match = _DEAD_PIDS.search(str(e)) if isinstance(e, RuntimeError) else None
-        reading = dataset.reading()
-        if match is not None:
-            pids = {int(p) for p in re.findall(r"\d+", match.group(1))}
-        elif isinstance(e, RuntimeError):
-            raise  # not the DataLoader's report of a death
-        else:
-            pids = {pid for pid in reading if pid != os.getpid() and not _alive(pid)}
-            if not pids:
-                raise  # not a worker's death
-        dead = {pid: reading[pid] for pid in sorted(pids) if pid in reading}
-        what = (
-            "; ".join(
-                f"pid {pid} was reading index {i}, video {vid}" for pid, (i, vid) in dead.items()
-            )
-            if dead
-            else f"no read was in progress in pid(s) {sorted(pids)}"
-        )
-        raise WorkerDiedError(f"DataLoader worker died: {e} ({what})") from e

@@ -17,6 +17,7 @@ from torch_geometric.data import Batch
 
 from stgcn.data.box_source import BoxSource, FrameBoxes
 from stgcn.data.boxes import BoxIndex, MalformedJSONError
+from stgcn.data.dead_workers import WorkerDiedError, name_dead_worker
 from stgcn.data.something_else import CATEGORY, HAND_TRACK
 from stgcn.data.ssv2 import (
     BadBoxError,
@@ -24,9 +25,7 @@ from stgcn.data.ssv2 import (
     Sample,
     Skipped,
     SomethingSomethingV2,
-    WorkerDiedError,
     collate,
-    name_dead_worker,
 )
 from stgcn.data.transforms import IMAGENET_MEAN, IMAGENET_STD, HorizontalFlip
 from stgcn.data.video import VideoDecodeError
