@@ -91,3 +91,14 @@ def test_truncated_webm_is_detected(webm: Path, tmp_path: Path):
         with VideoReader(path) as r:
             assert r.num_frames == 30  # the header still promises the whole video
             r.read(np.array([0, 10, 20, 29]))
+
+
+def test_decode_error_pickles_with_path_and_reason():
+    import pickle
+
+    e = pickle.loads(pickle.dumps(VideoDecodeError("/v/1.webm", "cannot open: EOF")))
+    assert (e.path, e.reason, str(e)) == (
+        "/v/1.webm",
+        "cannot open: EOF",
+        "/v/1.webm: cannot open: EOF",
+    )
