@@ -26,13 +26,14 @@ import torch.nn.functional as F
 from _machine import cpu_name
 from torch import Tensor, nn
 
+from stgcn.data.something_else import CATEGORY
 from stgcn.data.ssv2 import Sample, SomethingSomethingV2
 
 DEFAULT_ROOT = (
     Path(os.environ.get("STGCN_CACHE", Path.home() / ".cache" / "stgcn"))
     / "ssv2-synthetic-n1875-96x128-seed0"
 )
-HAND = 1  # VideoGraph.category: 0 none, 1 hand, 2 object
+HAND = CATEGORY["hand"]
 
 
 def box_vector(sample: Sample, frames: int, objects: int, size: int) -> Tensor:

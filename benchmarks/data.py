@@ -11,6 +11,10 @@
    without an index holds in each worker), ``build`` (streamed conversion to the SQLite index) and
    ``index`` (open the index and look up 1,000 random videos). Each reports its RSS after the
    imports and the peak during the work alone (``/proc/self/clear_refs``), Linux only.
+3. ``--parsers``: the box index's hand-written JSON streamer (``stgcn.data.boxes.iter_json_object``)
+   against ``ijson.kvitems`` (C backend yajl2_c), parsing the same box files in fresh processes,
+   in alternation (``--repeats`` rounds): peak RSS, seconds and the time ratio, whether both give
+   the same pairs, and what each says about a broken file (ijson is optional: pip install ijson).
 
 3. Transforms, alone (``--transforms``): stgcn's training transforms (short side to a random
    128-160, random 112 crop, flip, normalise; ``torchvision.transforms.v2`` kernels) against the
@@ -23,6 +27,7 @@
     python benchmarks/data.py --transforms    # the paired transforms benchmark only
     python benchmarks/data.py --quick         # tiny: checks the script runs
     python benchmarks/data.py --root /data/ssv2 --split validation
+    python benchmarks/data.py --parsers --box-videos 20000 --repeats 3   # streamer vs ijson
 """
 
 from __future__ import annotations
@@ -91,6 +96,13 @@ CHILD = {
         "ix = BoxIndex(index); ids = ix.ids(); rng = random.Random(0)\n"
         "n = sum(len(ix.get(rng.choice(ids)).box) for _ in range(1000))"
     ),
+    # the two JSON streamers, parsing every (video id, frames) pair of every part
+    "stream": "n = sum(1 for p in parts for _ in iter_json_object(p))",
+    "ijson": (
+        "import ijson\nn = 0\nfor p in parts:\n"
+        "    with open(p, 'rb') as f:\n"
+        "        n += sum(1 for _ in ijson.kvitems(f, '', use_float=True))"
+    ),
 }
 
 
@@ -110,14 +122,20 @@ def child(mode: str, parts: list[str], index: str) -> None:
     peak does not hide the work's."""
     import random as _random
 
-    from stgcn.data.boxes import BoxIndex, build_box_index  # same imports in every mode
+    from stgcn.data.boxes import (  # same imports in every mode
+        BoxIndex,
+        build_box_index,
+        iter_json_object,
+    )
 
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset VmHWM to the current RSS
     before = _status_mib("VmRSS")
     start = time.perf_counter()
     scope = {"parts": parts, "index": index, "json": json, "random": _random}
-    scope.update(BoxIndex=BoxIndex, build_box_index=build_box_index)
+    scope.update(
+        BoxIndex=BoxIndex, build_box_index=build_box_index, iter_json_object=iter_json_object
+    )
     exec(CHILD[mode], scope)
     seconds = time.perf_counter() - start
     # The kernel's RSS counters are batched per CPU and VmHWM is refreshed lazily, so a VmHWM read
@@ -129,16 +147,21 @@ def child(mode: str, parts: list[str], index: str) -> None:
                       "seconds": round(seconds, 2)}))  # fmt: skip
 
 
+def _run_child(mode: str, parts: list[Path], index: Path) -> dict:
+    """One memory measurement in a fresh interpreter (see :func:`child`)."""
+    cmd = [sys.executable, __file__, "--child", mode, "--index", str(index), *map(str, parts)]
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def measure_rss(box_videos: int, workdir: Path) -> list[dict]:
     parts = write_box_files(workdir, box_videos)
     json_mib = sum(p.stat().st_size for p in parts) / 2**20
     index = workdir / "boxes.sqlite"
     rows = []
     for mode in ("baseline", "json", "build", "index"):
-        cmd = [sys.executable, __file__, "--child", mode, "--index", str(index), *map(str, parts)]
-        env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-        out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        rows.append(_run_child(mode, parts, index))
     rows.append({"mode": "sizes", "json_mib": round(json_mib, 1),
                  "index_mib": round(index.stat().st_size / 2**20, 1)})  # fmt: skip
     return rows
@@ -285,6 +308,110 @@ def run_transforms(a: argparse.Namespace) -> list[dict]:
     return rows
 
 
+def _have_ijson() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("ijson") is not None
+
+
+# Broken box files, and what each parser says about them (the index promises file and position).
+BROKEN = {
+    "truncated": '{"1": [{"labels": []}], "2": [{"lab',
+    "missing comma": '{"1": [{"labels": []}]\n "2": []}',
+    "trailing data": '{"1": []} {"2": []}',
+    "not an object": '[{"1": []}]',
+    "not UTF-8": b'{"1": [{"labels": [], "name": "\xff\xfe"}]}',
+}
+
+
+def parser_errors(workdir: Path) -> list[dict]:
+    """What the hand-written streamer and ijson raise (or return) for each :data:`BROKEN` file."""
+    from stgcn.data.boxes import iter_json_object
+
+    rows = []
+    for name, text in BROKEN.items():
+        path = workdir / f"broken-{name.replace(' ', '-')}.json"
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+        row = {"case": name}
+        parsers = {"stream": lambda p: list(iter_json_object(p, chunk_chars=8))}
+        if _have_ijson():
+            import ijson
+
+            def _ijson(p: Path) -> list:
+                with open(p, "rb") as f:
+                    return list(ijson.kvitems(f, "", use_float=True))
+
+            parsers["ijson"] = _ijson
+        for parser, parse in parsers.items():
+            try:
+                row[parser] = f"no error: {len(parse(path))} pairs"
+            except Exception as e:  # the benchmark reports whatever each parser raises
+                row[parser] = f"{type(e).__name__}: {' '.join(str(e).split())}"[:160]
+        rows.append(row)
+    return rows
+
+
+def measure_parsers(box_videos: int, workdir: Path, repeats: int) -> dict:
+    """The streamer and ijson over the same files: same pairs?, and peak RSS and seconds of each
+    in fresh processes, alternating ``repeats`` times (order bias removed), with the time ratio."""
+    from stgcn.data.boxes import iter_json_object
+
+    parts = write_box_files(workdir, box_videos)
+    result: dict = {"json_mib": round(sum(p.stat().st_size for p in parts) / 2**20, 1)}
+    modes = ["stream", "ijson"] if _have_ijson() else ["stream"]
+    if "ijson" in modes:
+        import ijson
+
+        same = True
+        for p in parts:
+            with open(p, "rb") as f:
+                same &= list(ijson.kvitems(f, "", use_float=True)) == list(iter_json_object(p))
+        result["same_pairs"] = same
+    runs: dict[str, list[dict]] = {m: [] for m in modes}
+    for r in range(repeats):
+        for mode in modes if r % 2 == 0 else modes[::-1]:
+            runs[mode].append(_run_child(mode, parts, workdir / "unused.sqlite"))
+    for mode, rows in runs.items():
+        result[mode] = {
+            "peak_extra_mib": max(x["extra_mib"] for x in rows),
+            "seconds": sorted(x["seconds"] for x in rows)[len(rows) // 2],  # median
+        }
+    if "ijson" in modes:
+        result["time_ijson_over_stream"] = round(
+            result["ijson"]["seconds"] / max(result["stream"]["seconds"], 1e-9), 3
+        )
+    result["errors"] = parser_errors(workdir)
+    return result
+
+
+def print_parsers(result: dict, box_videos: int) -> None:
+    print(f"\nJSON streamers, {box_videos} videos of boxes ({result['json_mib']} MiB in 4 parts), "
+          f"median of fresh processes in alternation")  # fmt: skip
+    print(f"{'parser':>8} {'peak extra RSS MiB':>19} {'seconds':>8}")
+    for mode in ("stream", "ijson"):
+        if mode in result:
+            r = result[mode]
+            print(f"{mode:>8} {r['peak_extra_mib']:>19} {r['seconds']:>8}")
+    if "ijson" not in result:
+        print("   ijson not installed (pip install ijson): no comparison")
+        return
+    print(f"ijson / stream time: {result['time_ijson_over_stream']}; "
+          f"same pairs: {result['same_pairs']}")  # fmt: skip
+    for row in result["errors"]:
+        print(f"{row['case']}:\n   stream: {row['stream']}\n   ijson:  {row['ijson']}")
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass  # not Linux: fall back to what platform knows
+    return f"{platform.machine()} {platform.processor()}".strip()
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny sizes: checks the script runs")
@@ -302,6 +429,10 @@ def main() -> None:
     p.add_argument("--batches", type=int, default=24, help="timed batches per worker count")
     p.add_argument("--only", choices=("loader", "rss"), help="run one of the two measurements")
     p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument(
+        "--parsers", action="store_true", help="only: hand-written JSON streamer vs ijson"
+    )
+    p.add_argument("--repeats", type=int, default=3, help="--parsers rounds (alternating)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--index", help=argparse.SUPPRESS)
     p.add_argument("parts", nargs="*", help=argparse.SUPPRESS)
@@ -318,6 +449,12 @@ def main() -> None:
     print(f"machine: {cpu_name()} | {os.cpu_count()} CPUs | "
           f"torch {torch.__version__} | {torch.get_num_threads()} threads | python {platform.python_version()}")  # fmt: skip
     results: dict = {}
+    if a.parsers:
+        with tempfile.TemporaryDirectory(prefix="stgcn-bench-data-") as tmp:
+            results["parsers"] = measure_parsers(a.box_videos, Path(tmp), a.repeats)
+        print_parsers(results["parsers"], a.box_videos)
+        print_json(results, a.json)
+        return
     with tempfile.TemporaryDirectory(prefix="stgcn-bench-data-") as tmp:
         tmp = Path(tmp)
         root = a.root

@@ -1,25 +1,56 @@
-"""Datasets, samplers, transforms and the synthetic SSv2-format generator."""
+"""Datasets, box sources, samplers, transforms and the synthetic SSv2-format generator.
 
-from stgcn.data.boxes import BoxIndex, MalformedJSONError, build_box_index
+What needs PyAV (the ``video`` extra: the reader and the dataset) is imported on first use, so
+``import stgcn.data`` works on a core install.
+"""
+
+from stgcn.data.box_source import BoxSource, FrameBoxes
+from stgcn.data.boxes import (
+    BoxIndex,
+    MalformedJSONError,
+    VideoBoxes,
+    annotation_frames,
+    build_box_index,
+    clip_boxes,
+)
+from stgcn.data.dead_workers import WorkerDiedError, name_dead_worker
 from stgcn.data.sampling import dense_indices, sample_indices, tsn_indices, uniform_indices
+from stgcn.data.something_else import CATEGORY, HAND_TRACK, from_something_else
 from stgcn.data.transforms import ClipBoxes, eval_transform, train_transform
 
 _NEEDS_AV = {
-    "SomethingSomethingV2",
-    "Sample",
-    "Skipped",
-    "collate",
-    "VideoReader",
-    "VideoDecodeError",
+    # stgcn.data.ssv2
+    "BadBoxError": "ssv2",
+    "MissingBoxesError": "ssv2",
+    "Sample": "ssv2",
+    "Skipped": "ssv2",
+    "SomethingSomethingV2": "ssv2",
+    "UnknownTemplateError": "ssv2",
+    "collate": "ssv2",
+    "read_exclusions": "ssv2",
+    # stgcn.data.video
+    "VideoDecodeError": "video",
+    "VideoReader": "video",
+    "open_video": "video",
 }
 
 __all__ = [
+    "CATEGORY",
+    "HAND_TRACK",
     "BoxIndex",
+    "BoxSource",
     "ClipBoxes",
+    "FrameBoxes",
     "MalformedJSONError",
+    "VideoBoxes",
+    "WorkerDiedError",
+    "annotation_frames",
     "build_box_index",
+    "clip_boxes",
     "dense_indices",
     "eval_transform",
+    "from_something_else",
+    "name_dead_worker",
     "sample_indices",
     "train_transform",
     "tsn_indices",
@@ -31,7 +62,11 @@ __all__ = [
 def __getattr__(name: str):
     # the reader decodes with PyAV (the "video" extra): imported on first use only
     if name in _NEEDS_AV:
-        from stgcn.data import ssv2, video
+        import importlib
 
-        return getattr(ssv2, name, None) or getattr(video, name)
+        return getattr(importlib.import_module(f"stgcn.data.{_NEEDS_AV[name]}"), name)
     raise AttributeError(f"module 'stgcn.data' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

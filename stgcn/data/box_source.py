@@ -27,9 +27,13 @@ class FrameBoxes(NamedTuple):
             the source was given, not the frame number in the file).
         box: ``[N, 4]`` float32 ``x1, y1, x2, y2`` in pixels of the given frames.
         score: ``[N]`` float32 confidence (1.0 for annotated boxes).
-        category: ``[N]`` int64 codes of :data:`stgcn.graphs.video_graph.CATEGORY`.
+        category: ``[N]`` int64 codes >= 0 in the source's vocabulary (Something-Else:
+            :data:`stgcn.data.something_else.CATEGORY`; a detector: its class indices).
         track: ``[N]`` int64 identity across frames (placeholder index for Something-Else,
             ``HAND_TRACK`` for hands, a tracker's id for detections, -1 when unknown).
+        source_frame: optional ``[N]`` int64 frame of each box in the source's own numbering
+            (the annotation frame of a Something-Else box), so that an error about a bad box
+            can point into the source; None when it is the clip frame.
     """
 
     frame: np.ndarray
@@ -37,6 +41,7 @@ class FrameBoxes(NamedTuple):
     score: np.ndarray
     category: np.ndarray
     track: np.ndarray
+    source_frame: np.ndarray | None = None
 
     @classmethod
     def empty(cls) -> FrameBoxes:

@@ -6,7 +6,7 @@ where list position k is annotation frame k (image ``<id>/{k+1:04d}.jpg``, 12 fp
 whole costs every DataLoader worker the whole object graph in RAM. :func:`build_box_index` reads
 each file **streamed**, one ``"video_id": [...]`` pair at a time (so peak memory is one chunk plus
 the largest video entry, not the file), parses the entry with
-:func:`stgcn.graphs.video_graph.from_something_else`, and stores one SQLite row per video with
+:func:`stgcn.data.something_else.from_something_else`, and stores one SQLite row per video with
 compact arrays: annotation frame ``int16 [M]``, box ``float32 [M, 4]`` (original-frame pixels),
 category ``int8 [M]`` and track ``int16 [M]`` (placeholder index, -1 for the hand). The files may be
 given as they come (four parts) or merged into one; when a video id appears twice the later file
@@ -14,7 +14,10 @@ wins, and the duplicates are counted.
 
 :class:`BoxIndex` opens the SQLite file read-only on first use **in each process** (it reopens
 after a fork and pickles without its connection), so DataLoader workers share the file through the
-OS page cache rather than copies of a dict.
+OS page cache rather than copies of a dict. It is a :class:`stgcn.data.box_source.BoxSource`:
+``index.boxes(video_id, frames, times)`` gives the boxes of the annotation frame nearest each
+decoded frame's time (:func:`annotation_frames`), so boxes follow the frames actually decoded
+whatever the video's rate.
 
 Box geometry is stored as annotated. Inverted (x1 > x2 or y1 > y2) and zero-area boxes are
 counted in :attr:`BoxIndex.stats`; whether they raise or are dropped is the reader's policy
@@ -28,6 +31,7 @@ frame entry and label.
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import sqlite3
@@ -37,7 +41,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from stgcn.graphs.video_graph import from_something_else
+from stgcn.data.box_source import FrameBoxes
+from stgcn.data.something_else import from_something_else
 
 PART_FILES = tuple(f"bounding_box_smthsmth_part{i}.json" for i in range(1, 5))
 """The four Something-Else annotation files, as distributed."""
@@ -55,11 +60,29 @@ class MalformedJSONError(ValueError):
         self.path, self.msg, self.lineno, self.colno, self.pos = str(path), msg, lineno, colno, pos
 
 
+def _not_utf8(path: Path, e: UnicodeDecodeError, text_before: str, byte: int) -> MalformedJSONError:
+    """The error for bytes that are not UTF-8, at the character where valid text stops."""
+    line = text_before.count("\n") + 1
+    col = len(text_before) - text_before.rfind("\n")
+    bad = e.object[e.start : e.start + 1].hex()
+    return MalformedJSONError(
+        path,
+        f"not UTF-8 (byte 0x{bad} at byte offset {byte}: {e.reason})",
+        line,
+        col,
+        len(text_before),
+    )
+
+
 def load_json(path: str | Path) -> Any:
-    """``json.load`` a (small) file; a parse error becomes :class:`MalformedJSONError`."""
+    """``json.load`` a (small) file; a parse error or bytes that are not UTF-8 become
+    :class:`MalformedJSONError`."""
     path = Path(path)
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise _not_utf8(path, e, raw[: e.start].decode("utf-8"), e.start) from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
@@ -73,7 +96,11 @@ class _Stream:
 
     def __init__(self, path: Path, chunk_chars: int) -> None:
         self.path = path
-        self.file = open(path, encoding="utf-8")  # noqa: SIM115 - closed by close()
+        # bytes decoded here rather than by a text file, so that a byte that is not UTF-8 is
+        # reported at its line and column like any other error
+        self.file = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self.utf8 = codecs.getincrementaldecoder("utf-8")()
+        self.bytes_read = 0
         self.chunk = chunk_chars
         self.buf = ""
         self.i = 0  # cursor in buf
@@ -88,7 +115,17 @@ class _Stream:
         """Read another chunk (at least as big as the window, so re-parsing stays linear)."""
         if self.eof:
             return False
-        data = self.file.read(max(self.chunk, len(self.buf) - self.i))
+        raw = self.file.read(max(self.chunk, len(self.buf) - self.i))
+        try:
+            data = self.utf8.decode(raw, final=not raw)
+        except UnicodeDecodeError as e:
+            # e.object is the decoder's pending bytes followed by raw; all before e.start is valid
+            pending = len(e.object) - len(raw)
+            self.buf += e.object[: e.start].decode("utf-8")
+            byte = self.bytes_read - pending + e.start
+            msg = _not_utf8(self.path, e, "", byte).msg  # positioned in the window, not the file
+            raise self.error(msg, len(self.buf)) from None
+        self.bytes_read += len(raw)
         if not data:
             self.eof = True
             return False
@@ -192,7 +229,7 @@ class VideoBoxes(NamedTuple):
         num_annotated: number of annotated frames (length of the JSON list).
         frame: ``[M]`` int64 annotation frame (list position) of each box.
         box: ``[M, 4]`` float32 ``x1, y1, x2, y2`` in original-frame pixels.
-        category: ``[M]`` int64 codes of ``stgcn.graphs.video_graph.CATEGORY``.
+        category: ``[M]`` int64 codes of :data:`stgcn.data.something_else.CATEGORY`.
         track: ``[M]`` int64 placeholder index (-1 for the hand).
     """
 
@@ -201,6 +238,51 @@ class VideoBoxes(NamedTuple):
     box: np.ndarray
     category: np.ndarray
     track: np.ndarray
+
+
+def annotation_frames(
+    times: np.ndarray, fps: float = 12.0, num_annotated: int | None = None
+) -> np.ndarray:
+    """The annotation frame nearest each decoded frame time.
+
+    Args:
+        times: ``[T]`` seconds from the first frame (:meth:`stgcn.data.video.VideoReader.read`).
+        fps: rate of the annotation (12 for Something-Else: list position k is time k / 12).
+        num_annotated: number of annotated frames; indices are clamped to ``[0, num_annotated)``,
+            the nearest annotated frame.
+
+    Returns:
+        ``[T]`` int64 annotation list positions.
+    """
+    a = np.rint(np.asarray(times, dtype=np.float64) * fps).astype(np.int64)
+    hi = None if num_annotated is None else max(num_annotated - 1, 0)
+    return np.clip(a, 0, hi)
+
+
+def clip_boxes(boxes: VideoBoxes, times: np.ndarray, fps: float = 12.0) -> FrameBoxes:
+    """A video's annotated boxes on the frames of a clip: for each clip frame t, the boxes of the
+    annotation frame nearest its time (repeated frames repeat their boxes).
+
+    Args:
+        boxes: the video's boxes (:meth:`BoxIndex.get`).
+        times: ``[T]`` seconds from the first frame of each clip frame.
+        fps: the annotation's frame rate.
+
+    Returns:
+        :class:`FrameBoxes` with N boxes, score 1, ``source_frame`` the annotation frame.
+    """
+    if len(boxes.box) == 0:
+        return FrameBoxes.empty()
+    ann = annotation_frames(times, fps, boxes.num_annotated)  # [T]
+    t, m = np.nonzero(boxes.frame[None, :] == ann[:, None])  # clip frame t holds box m
+    return FrameBoxes(
+        frame=t.astype(np.int64),
+        box=boxes.box[m],
+        score=np.ones(len(m), dtype=np.float32),
+        category=boxes.category[m],
+        track=boxes.track[m],
+        source_frame=boxes.frame[m],
+    )
 
 
 def _signature(sources: Sequence[Path]) -> str:
@@ -288,14 +370,21 @@ def build_box_index(sources: Iterable[str | Path], index_path: str | Path) -> Bo
 
 
 class BoxIndex:
-    """Read-only access to a box index written by :func:`build_box_index`.
+    """Read-only access to a box index written by :func:`build_box_index`; a
+    :class:`stgcn.data.box_source.BoxSource`.
+
+    Args:
+        path: the ``.sqlite`` index.
+        fps: frame rate of the annotation (12 for Something-Else), used by :meth:`boxes` to
+            put annotation frames on decoded frame times.
 
     The SQLite connection opens lazily in each process (fork- and pickle-safe), so a
     ``BoxIndex`` can be given to a ``Dataset`` used by DataLoader workers.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, fps: float = 12.0) -> None:
         self.path = Path(path)
+        self.fps = fps
         if not self.path.is_file():
             raise FileNotFoundError(
                 f"{self.path}: box index not found (build it with build_box_index)"
@@ -307,19 +396,23 @@ class BoxIndex:
             raise ValueError(f"{self.path}: not a box index of format {_FORMAT} (found {fmt!r})")
 
     @classmethod
-    def open_or_build(cls, sources: Iterable[str | Path], index_path: str | Path) -> BoxIndex:
+    def open_or_build(
+        cls, sources: Iterable[str | Path], index_path: str | Path, fps: float = 12.0
+    ) -> BoxIndex:
         """Open ``index_path`` if it was built from exactly these files (same paths, sizes and
         modification times), else (re)build it."""
         sources = [Path(p) for p in sources]
         index_path = Path(index_path)
         if index_path.is_file() and all(p.is_file() for p in sources):
             try:
-                index = cls(index_path)
+                index = cls(index_path, fps)
                 if index._meta("sources") == _signature(sources):
                     return index
             except (ValueError, sqlite3.DatabaseError):
                 pass  # stale or foreign file: rebuilt below
-        return build_box_index(sources, index_path)
+        index = build_box_index(sources, index_path)
+        index.fps = fps
+        return index
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None or self._pid != os.getpid():
@@ -362,6 +455,13 @@ class BoxIndex:
             np.frombuffer(track, dtype=np.int16).astype(np.int64),
         )
 
+    def boxes(self, video_id: str, frames: Any, times: np.ndarray) -> FrameBoxes | None:
+        """:class:`~stgcn.data.box_source.BoxSource`: the boxes of the annotation frame nearest
+        each decoded frame time (``frames`` is not looked at: annotations are in the file's own
+        pixels); None when the index has no entry for ``video_id``."""
+        boxes = self.get(video_id)
+        return None if boxes is None else clip_boxes(boxes, times, self.fps)
+
     def __contains__(self, video_id: object) -> bool:
         q = "SELECT 1 FROM videos WHERE id = ?"
         return self._db().execute(q, (str(video_id),)).fetchone() is not None
@@ -379,7 +479,7 @@ class BoxIndex:
         self._conn = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.path, "_conn": None, "_pid": -1}
+        return {"path": self.path, "fps": self.fps, "_conn": None, "_pid": -1}
 
     def __repr__(self) -> str:
         return f"BoxIndex({str(self.path)!r})"

@@ -10,10 +10,13 @@ Layout under ``root`` (every path can be given separately)::
 
 The class of an entry is ``labels[template.replace("[", "").replace("]", "")]``.
 
-A sample is decoded only up to its last sampled frame (:mod:`stgcn.data.video`); its boxes are
-those of the annotation frame nearest each **decoded** frame's timestamp, so the graph's boxes sit
-on the clip's frames (Something-Else's own loader samples boxes on other frames than the clip).
-They go through the same transforms as the frames (:mod:`stgcn.data.transforms`).
+A sample is decoded only up to its last sampled frame (:mod:`stgcn.data.video`); its boxes come
+from a :class:`stgcn.data.box_source.BoxSource` given the decoded frames and their times. The
+Something-Else index (:class:`stgcn.data.boxes.BoxIndex`) gives those of the annotation frame
+nearest each **decoded** frame's timestamp, so the graph's boxes sit on the clip's frames
+(Something-Else's own loader samples boxes on other frames than the clip); a detector or proposal
+source is given the frames themselves. Boxes go through the same transforms as the frames
+(:mod:`stgcn.data.transforms`), and their ``score`` is carried into the graph.
 
 Bad input follows ``on_error``:
 
@@ -21,7 +24,8 @@ Bad input follows ``on_error``:
 input                      ``on_error="raise"``                   ``on_error="skip"``
 =========================  =====================================  ==================================
 missing video file         ``FileNotFoundError`` (path)           sample skipped, counted
-corrupt / truncated video  :class:`VideoDecodeError` (path)       sample skipped, counted
+corrupt / truncated video, :class:`VideoDecodeError` (path,       sample skipped, counted
+any decoder failure        step, library error)
 no box entry for a video   :class:`MissingBoxesError` (id, index) sample skipped, counted
 box outside the frame,     :class:`BadBoxError` (id, annotation   box dropped, counted by reason
 x1 > x2 or y1 > y2,        frame, box)
@@ -30,6 +34,8 @@ template not in labels     ``UnknownTemplateError`` at            entry dropped 
                            construction (file, entry position,    counted
                            template)
 malformed JSON             :class:`MalformedJSONError` (file, line, column, char), either policy
+JSON of the wrong shape    ``ValueError`` (file, entry, what was expected), either policy
+video in ``exclude``       entry dropped at construction, counted (either policy)
 =========================  =====================================  ==================================
 
 A skipped sample comes back as a :class:`Skipped` record; :func:`collate` drops it from the batch
@@ -38,12 +44,19 @@ memory, so :meth:`SomethingSomethingV2.error_report` in the main process counts 
 workers skipped or dropped (for each index, its latest visit), and
 :meth:`SomethingSomethingV2.reset_errors` starts a new count (e.g. each epoch). Boxes that a crop
 leaves degenerate are normal, not bad input; they are counted as ``cropped_out``.
+
+A DataLoader worker that dies (a decoder crash kills the process, and nothing can be caught) is
+reported by the DataLoader in the main process as a ``RuntimeError`` naming only its pid; each
+worker writes the index it is reading into shared memory, so :meth:`SomethingSomethingV2.reading`
+says which video that was, and :func:`stgcn.data.dead_workers.name_dead_worker` re-raises the
+error with it.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -53,7 +66,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from torch_geometric.data import Batch
 
-from stgcn.data.boxes import PART_FILES, BoxIndex, VideoBoxes, load_json
+from stgcn.data.box_source import BoxSource, FrameBoxes
+from stgcn.data.boxes import PART_FILES, BoxIndex, load_json
 from stgcn.data.sampling import Sampling, sample_indices
 from stgcn.data.transforms import (
     ClipBoxes,
@@ -62,7 +76,7 @@ from stgcn.data.transforms import (
     to_clip,
     train_transform,
 )
-from stgcn.data.video import VideoDecodeError, VideoReader, annotation_frames
+from stgcn.data.video import VideoDecodeError, VideoReader
 from stgcn.graphs.video_graph import VideoGraph
 
 Split = Literal["train", "validation", "test"]
@@ -92,6 +106,21 @@ class UnknownTemplateError(KeyError):
 
 class BadBoxError(ValueError):
     """An annotated box outside the frame, inverted (x1 > x2 or y1 > y2) or of zero area."""
+
+
+_WORKER_SLOTS = 64  # worker ids beyond this share slots (modulo); real loaders use far fewer
+
+
+def read_exclusions(exclude: str | Path | Iterable[str] | None) -> set[str]:
+    """Video ids to leave out: a file with one id per line (text after ``#`` ignored, the format
+    ``python -m stgcn.data.verify`` writes) or an iterable of ids."""
+    if exclude is None:
+        return set()
+    if isinstance(exclude, str | Path):
+        with open(exclude, encoding="utf-8") as f:
+            lines = (line.split("#", 1)[0].strip() for line in f)
+            return {line for line in lines if line}
+    return {str(v) for v in exclude}
 
 
 class Sample(NamedTuple):
@@ -153,6 +182,18 @@ def collate(items: Sequence[Sample | Skipped]) -> Sample:
     )
 
 
+def _class_index(path: Path, template: str, value: Any) -> int:
+    """A labels-file value (``"93"``, or 93) as a class index, or an error naming file and key."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    raise ValueError(
+        f"{path}: template {template!r} has class index {value!r}; expected a number >= 0 "
+        "(an integer or a string of digits)"
+    )
+
+
 def _template_key(template: str) -> str:
     return template.replace("[", "").replace("]", "")
 
@@ -174,10 +215,11 @@ class SomethingSomethingV2(Dataset):
         labels_dir: folder of the label JSONs (default ``root/labels``).
         videos_dir: folder of ``<id>.webm`` (default ``root/20bn-something-something-v2``).
         video_ext: video file extension.
-        boxes: Something-Else boxes: None = the ``bounding_box_smthsmth_part*.json`` found under
-            ``root`` (none found: no boxes, with a warning); False = no boxes (empty graphs);
-            a path or list of paths of JSON files (parts or merged); a built index (``.sqlite``);
-            or a :class:`BoxIndex`.
+        boxes: where the boxes come from: None = the Something-Else
+            ``bounding_box_smthsmth_part*.json`` found under ``root`` (none found: no boxes, with
+            a warning); False = no boxes (empty graphs); a path or list of paths of JSON files
+            (parts or merged); a built index (``.sqlite``); a :class:`BoxIndex`; or any
+            :class:`~stgcn.data.box_source.BoxSource` (a detector, proposals).
         box_index: where JSON boxes are converted to (default ``root/bounding_box_smthsmth.index.sqlite``);
             rebuilt only when the JSON files change.
         train_crop: ``"random"`` or ``"multiscale"`` (:func:`stgcn.data.transforms.train_transform`).
@@ -189,6 +231,9 @@ class SomethingSomethingV2(Dataset):
         on_error: ``"raise"`` or ``"skip"`` (see the module docstring).
         annotation_fps: frame rate of the box annotation (12 for Something-Else).
         decode_threads: FFmpeg threads per decoder (0 = FFmpeg's choice).
+        exclude: video ids to leave out (a file of ids, one a line, such as the ``exclude.txt``
+            of ``python -m stgcn.data.verify``, or an iterable of ids); counted in
+            :meth:`error_report` as ``excluded``.
     """
 
     def __init__(
@@ -212,6 +257,7 @@ class SomethingSomethingV2(Dataset):
         on_error: Literal["raise", "skip"] = "raise",
         annotation_fps: float = 12.0,
         decode_threads: int = 0,
+        exclude: str | Path | Iterable[str] | None = None,
     ) -> None:
         if split not in ("train", "validation", "test"):
             raise ValueError(f"unknown split {split!r}; expected train, validation or test")
@@ -236,11 +282,17 @@ class SomethingSomethingV2(Dataset):
             raise ValueError(
                 f"{labels_file}: expected {{template: index}}, got {type(labels).__name__}"
             )
-        self.labels: dict[str, int] = {k: int(v) for k, v in labels.items()}
+        self.labels: dict[str, int] = {
+            k: _class_index(labels_file, k, v) for k, v in labels.items()
+        }
         self.classes = [t for t, _ in sorted(self.labels.items(), key=lambda kv: kv[1])]
         self.records, self.unknown_templates = self._read_split()
+        excluded = read_exclusions(exclude)
+        self.excluded = [vid for vid, _ in self.records if vid in excluded]
+        if self.excluded:
+            self.records = [r for r in self.records if r[0] not in excluded]
 
-        self.box_index = self._open_boxes(boxes, box_index)
+        self.box_source = self._open_boxes(boxes, box_index)
 
         if transform is not None:
             self._transforms = (
@@ -257,6 +309,13 @@ class SomethingSomethingV2(Dataset):
         n = len(self)
         self._status = torch.zeros(n, dtype=torch.int8).share_memory_()
         self._dropped = torch.zeros(n, len(BOX_REASONS), dtype=torch.int32).share_memory_()
+        # (index, pid) that each worker is reading, -1 when idle: names the video of a dead worker
+        self._reading = torch.full((_WORKER_SLOTS, 2), -1, dtype=torch.long).share_memory_()
+
+    @property
+    def box_index(self) -> BoxSource | None:
+        """The box source (a :class:`BoxIndex` for Something-Else boxes), None without boxes."""
+        return self.box_source
 
     def _read_split(self) -> tuple[list[tuple[str, int]], list[tuple[int, str, str]]]:
         path = self.labels_dir / f"something-something-v2-{self.split}.json"
@@ -266,7 +325,9 @@ class SomethingSomethingV2(Dataset):
         records, unknown = [], []
         for pos, e in enumerate(entries):
             if not isinstance(e, dict) or "id" not in e:
-                raise ValueError(f"{path}: entry {pos} has no 'id': {e!r}")
+                raise ValueError(f"{path}: entry {pos} has no 'id': {e!r}"[:300])
+            if isinstance(e["id"], bool) or not isinstance(e["id"], str | int):
+                raise ValueError(f"{path}: entry {pos} has id {e['id']!r}, expected a string"[:300])
             vid = str(e["id"])
             if self.split == "test":
                 records.append((vid, -1))
@@ -285,10 +346,13 @@ class SomethingSomethingV2(Dataset):
             records.append((vid, label))
         return records, unknown
 
-    def _open_boxes(self, boxes: Any, box_index: str | Path | None) -> BoxIndex | None:
+    def _open_boxes(self, boxes: Any, box_index: str | Path | None) -> BoxSource | None:
         if boxes is False:
             return None
         if isinstance(boxes, BoxIndex):
+            boxes.fps = self.annotation_fps
+            return boxes
+        if isinstance(boxes, BoxSource):
             return boxes
         if boxes is None:
             found = [self.root / p for p in PART_FILES if (self.root / p).is_file()]
@@ -302,9 +366,9 @@ class SomethingSomethingV2(Dataset):
             boxes = found
         paths = [Path(boxes)] if isinstance(boxes, str | Path) else [Path(p) for p in boxes]
         if len(paths) == 1 and paths[0].suffix in (".sqlite", ".db"):
-            return BoxIndex(paths[0])
+            return BoxIndex(paths[0], self.annotation_fps)
         index_path = Path(box_index) if box_index is not None else self.root / INDEX_NAME
-        return BoxIndex.open_or_build(paths, index_path)
+        return BoxIndex.open_or_build(paths, index_path, self.annotation_fps)
 
     def __len__(self) -> int:
         return len(self.records) * self.views
@@ -320,6 +384,9 @@ class SomethingSomethingV2(Dataset):
         view = index % self.views
         self._status[index] = 0
         self._dropped[index] = 0
+        info = torch.utils.data.get_worker_info()
+        slot = (info.id if info is not None else 0) % _WORKER_SLOTS
+        self._reading[slot] = torch.tensor([index, os.getpid()])
         try:
             return self._load(index, video_id, label, view)
         except (FileNotFoundError, VideoDecodeError, MissingBoxesError) as e:
@@ -334,17 +401,23 @@ class SomethingSomethingV2(Dataset):
             )
             self._status[index] = SKIP_REASONS.index(reason) + 1
             return Skipped(index, video_id, reason, str(e))
+        finally:
+            self._reading[slot] = -1
+
+    def reading(self) -> dict[int, tuple[int, str]]:
+        """What each process is reading now: ``{pid: (index, video_id)}`` (a worker killed in
+        the middle of a read stays listed with the video that killed it)."""
+        out = {}
+        for index, pid in self._reading.tolist():
+            if index >= 0:
+                out[pid] = (index, self.records[index // self.views][0])
+        return out
 
     def _load(self, index: int, video_id: str, label: int, view: int) -> Sample:
         clip_idx, crop_idx = divmod(view, self.num_crops)
         rng = self._rng()
-        boxes = None
-        if self.box_index is not None:
-            boxes = self.box_index.get(video_id)
-            if boxes is None:
-                raise MissingBoxesError(
-                    f"video {video_id}: no entry in the box index {self.box_index.path}"
-                )
+        if isinstance(self.box_source, BoxIndex) and video_id not in self.box_source:
+            raise self._missing_boxes(video_id)  # before decoding: the index can tell
         path = self.videos_dir / f"{video_id}{self.video_ext}"
         with VideoReader(path, threads=self.decode_threads) as reader:
             n = reader.num_frames or reader.count_frames()
@@ -359,8 +432,13 @@ class SomethingSomethingV2(Dataset):
                 self.num_clips,
             )
             frames, times = reader.read(idx)
-        (box, frame, category, track), bad = self._clip_boxes(
-            video_id, boxes, times, frames.shape[1:3]
+        boxes = None
+        if self.box_source is not None:
+            boxes = self.box_source.boxes(video_id, frames, times)
+            if boxes is None:
+                raise self._missing_boxes(video_id)
+        (box, frame, score, category, track), bad = self._clip_boxes(
+            video_id, boxes, frames.shape[1:3]
         )
         x = ClipBoxes.from_frames(frames, box, label)
         x = self._transforms[crop_idx % len(self._transforms)](x, rng)
@@ -369,6 +447,7 @@ class SomethingSomethingV2(Dataset):
         graph = VideoGraph(
             box=x.box,
             frame=frame[x.keep],
+            score=score[x.keep] if score is not None else None,
             category=category[x.keep],
             track=track[x.keep],
             video_id=video_id,
@@ -376,19 +455,23 @@ class SomethingSomethingV2(Dataset):
         )
         return Sample(to_clip(x), x.label, graph, video_id, view)
 
-    def _clip_boxes(
-        self, video_id: str, boxes: VideoBoxes | None, times: np.ndarray, hw: Sequence[int]
-    ) -> tuple[tuple[Tensor, Tensor, Tensor, Tensor], dict[str, int]]:
-        """Boxes of the annotation frame nearest each decoded frame time, checked against the frame.
+    def _missing_boxes(self, video_id: str) -> MissingBoxesError:
+        src = self.box_source
+        where = f"the box index {src.path}" if isinstance(src, BoxIndex) else f"box source {src!r}"
+        return MissingBoxesError(f"video {video_id}: no entry in {where}")
 
-        Returns ``(box [N, 4], clip frame [N], category [N], track [N])`` and the number of bad
-        boxes dropped by reason."""
-        if boxes is None or len(boxes.box) == 0:
+    def _clip_boxes(
+        self, video_id: str, boxes: FrameBoxes | None, hw: Sequence[int]
+    ) -> tuple[tuple[Tensor, Tensor, Tensor | None, Tensor, Tensor], dict[str, int]]:
+        """A source's boxes of the clip, checked against the frame.
+
+        Returns ``(box [N, 4], clip frame [N], score [N] or None without a source, category [N],
+        track [N])`` and the number of bad boxes dropped by reason."""
+        if boxes is None or boxes.num_boxes == 0:
             empty = torch.zeros(0, dtype=torch.long)
-            return (torch.zeros(0, 4), empty, empty, empty), {}
-        ann = annotation_frames(times, self.annotation_fps, boxes.num_annotated)  # [T]
-        t, m = np.nonzero(boxes.frame[None, :] == ann[:, None])  # clip frame t holds box m
-        box = boxes.box[m]
+            score = None if boxes is None else torch.zeros(0)
+            return (torch.zeros(0, 4), empty, score, empty, empty), {}
+        box = np.asarray(boxes.box, dtype=np.float32)
         h, w = hw
         inverted = (box[:, 0] > box[:, 2]) | (box[:, 1] > box[:, 3])
         zero = ~inverted & ((box[:, 0] == box[:, 2]) | (box[:, 1] == box[:, 3]))
@@ -402,10 +485,15 @@ class SomethingSomethingV2(Dataset):
             for reason, mask in bad.items():
                 if mask.any():
                     k = int(np.flatnonzero(mask)[0])
+                    at = (
+                        f"annotation frame {int(boxes.source_frame[k])}"
+                        if boxes.source_frame is not None
+                        else f"clip frame {int(boxes.frame[k])}"
+                    )
                     raise BadBoxError(
-                        f"video {video_id}, annotation frame {int(boxes.frame[m[k]])}: box "
-                        f"{box[k].tolist()} is {reason.replace('_', ' ')} ({w}x{h} frame; "
-                        f"index {self.box_index.path if self.box_index else None}); "
+                        f"video {video_id}, {at}: box {box[k].tolist()} is "
+                        f"{reason.replace('_', ' ')} ({w}x{h} frame; box source "
+                        f"{getattr(self.box_source, 'path', self.box_source)}); "
                         f"use on_error='skip' to drop and count such boxes"
                     )
         ok = ~(inverted | zero | outside)
@@ -421,9 +509,10 @@ class SomethingSomethingV2(Dataset):
         )
         return (
             torch.from_numpy(box[ok]),
-            torch.from_numpy(t[ok]),
-            torch.from_numpy(boxes.category[m][ok]),
-            torch.from_numpy(boxes.track[m][ok]),
+            torch.from_numpy(np.asarray(boxes.frame, dtype=np.int64)[ok]),
+            torch.from_numpy(np.asarray(boxes.score, dtype=np.float32)[ok]),
+            torch.from_numpy(np.asarray(boxes.category, dtype=np.int64)[ok]),
+            torch.from_numpy(np.asarray(boxes.track, dtype=np.int64)[ok]),
         ), {r: int(mask.sum()) for r, mask in bad.items()}
 
     def error_report(self) -> dict[str, Any]:
@@ -432,7 +521,8 @@ class SomethingSomethingV2(Dataset):
 
         Returns:
             ``{"skipped": {reason: count}, "skipped_ids": {reason: [video ids]},
-            "dropped_boxes": {reason: count}, "unknown_templates": count, "samples": len}``.
+            "dropped_boxes": {reason: count}, "unknown_templates": count, "excluded": count,
+            "samples": len}``.
         """
         status = self._status.long()
         skipped = {r: int((status == i + 1).sum()) for i, r in enumerate(SKIP_REASONS)}
@@ -449,6 +539,7 @@ class SomethingSomethingV2(Dataset):
             "skipped_ids": ids,
             "dropped_boxes": dict(zip(BOX_REASONS, map(int, dropped), strict=True)),
             "unknown_templates": len(self.unknown_templates),
+            "excluded": len(self.excluded),
             "samples": len(self),
         }
 
@@ -458,8 +549,9 @@ class SomethingSomethingV2(Dataset):
         self._dropped.zero_()
 
     def __repr__(self) -> str:
-        index = getattr(self, "box_index", None)
-        boxes = index.path.name if index is not None else None
+        source = getattr(self, "box_source", None)
+        boxes = getattr(source, "path", None)
+        boxes = boxes.name if boxes is not None else type(source).__name__ if source else None
         return (
             f"SomethingSomethingV2({self.split}, {len(self.records)} videos, {len(self.classes)} classes, "
             f"T={self.num_frames} {self.sampling}, size={self.size}, views={self.views}, boxes={boxes})"

@@ -12,24 +12,38 @@ frame); :func:`annotation_frames` maps those times to the frames of a 12-fps ann
 (Something-Else boxes), so boxes follow the frames actually decoded whatever the video's rate.
 
 A stream that ends more than ``tolerance`` frames before the header's estimate, while a sampled
-frame lies beyond its end, is a truncated file and raises :class:`VideoDecodeError`; so does any
-FFmpeg error while opening or decoding. A truncation after the last sampled frame is not seen,
-because decoding stops there.
+frame lies beyond its end, is a truncated file and raises :class:`VideoDecodeError`. A truncation
+after the last sampled frame is not seen here, because decoding stops there;
+``python -m stgcn.data.verify`` decodes every file to the end and lists those.
+
+Every way a file can fail, whatever PyAV or FFmpeg raise for it (an FFmpeg error, stream metadata
+that is not UTF-8, a nonsense rate or duration in a damaged header), while opening, setting up
+the stream, decoding or converting a frame, is a :class:`VideoDecodeError` naming the file, the
+step and the library's error (kept as ``__cause__``). Metadata is decoded with
+``metadata_errors="replace"``: a tag with bad bytes is not a reason to refuse the frames. Only a
+missing file is a ``FileNotFoundError``. The dataset's ``on_error`` policy relies on this.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from stgcn.data.boxes import annotation_frames
+
 try:
     import av
 except ImportError as e:  # pragma: no cover - exercised only without the extra
     raise ImportError("stgcn.data.video needs PyAV: pip install 'stgcn[video]'") from e
+
+
+__all__ = ["VideoDecodeError", "VideoReader", "annotation_frames", "open_video"]
 
 
 class VideoDecodeError(RuntimeError):
@@ -38,6 +52,51 @@ class VideoDecodeError(RuntimeError):
     def __init__(self, path: str | Path, reason: str) -> None:
         super().__init__(f"{path}: {reason}")
         self.path, self.reason = str(path), reason
+
+    def __reduce__(self) -> tuple:
+        # rebuilt from (path, reason) when a DataLoader worker sends it to the main process
+        return (type(self), (self.path, self.reason))
+
+
+# What PyAV and FFmpeg raise on a damaged file. FFmpeg's errors are av.FFmpegError (some also
+# ValueError or OSError); PyAV itself raises UnicodeDecodeError on undecodable metadata (when not
+# replaced), and arithmetic or lookup errors on values it derives from a damaged header (a zero
+# time base, an absurd duration). Programming errors (TypeError, AttributeError) are not caught.
+_LIBRARY_ERRORS = (
+    av.FFmpegError,
+    UnicodeError,
+    ValueError,
+    ArithmeticError,
+    LookupError,
+    OSError,
+    EOFError,
+    RuntimeError,
+)
+
+
+@contextmanager
+def _as_decode_error(path: Path, step: str) -> Iterator[None]:
+    """Turn a library exception during ``step`` into a :class:`VideoDecodeError` for ``path``."""
+    try:
+        yield
+    except VideoDecodeError:
+        raise
+    except FileNotFoundError as e:
+        if Path(path).is_file():  # the file exists: FFmpeg's ENOENT means something inside it
+            raise VideoDecodeError(path, f"{step}: {type(e).__name__}: {e}") from e
+        raise
+    except _LIBRARY_ERRORS as e:
+        raise VideoDecodeError(path, f"{step}: {type(e).__name__}: {e}") from e
+
+
+def open_video(path: str | Path) -> av.container.InputContainer:
+    """``av.open`` for reading, with every failure a :class:`VideoDecodeError` (missing file:
+    ``FileNotFoundError``) and undecodable metadata replaced rather than fatal."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: video file not found")
+    with _as_decode_error(path, "cannot open"):
+        return av.open(str(path), metadata_errors="replace")
 
 
 class VideoReader:
@@ -55,30 +114,34 @@ class VideoReader:
     def __init__(self, path: str | Path, threads: int = 0, tolerance: int = 1) -> None:
         self.path = Path(path)
         self.tolerance = tolerance
-        if not self.path.is_file():
-            raise FileNotFoundError(f"{self.path}: video file not found")
-        try:
-            self._container = av.open(str(self.path))
-        except av.FFmpegError as e:
-            raise VideoDecodeError(self.path, f"cannot open: {e}") from e
-        if not self._container.streams.video:
-            self._container.close()
-            raise VideoDecodeError(self.path, "no video stream")
         self._threads = threads
-        self._stream = self._container.streams.video[0]
-        self._stream.thread_type = "AUTO"
-        self._stream.thread_count = threads
-        rate = self._stream.average_rate or self._stream.guessed_rate
-        self.fps: float | None = float(rate) if rate else None
-        tb = self._stream.time_base
-        self._start = float(self._stream.start_time * tb) if self._stream.start_time else 0.0
+        self._container = open_video(self.path)
+        try:
+            with _as_decode_error(self.path, "stream setup"):
+                self._stream = self._video_stream()
+                rate = self._stream.average_rate or self._stream.guessed_rate
+                self.fps: float | None = float(rate) if rate and rate > 0 else None
+                tb = self._stream.time_base
+                start = self._stream.start_time
+                self._start = float(start * tb) if start and tb else 0.0
+                self.num_frames = self._estimate_num_frames()
+        except BaseException:
+            self.close()
+            raise
         self._kept: dict[int, av.VideoFrame] = {}  # decoded frames that a read asked for
         self._times: list[float] = []  # times of every decoded frame
         self._tail: av.VideoFrame | None = None  # the last frame decoded
         self._t0 = 0.0  # presentation time of the first frame
         self._decoder = None
         self._ended = False
-        self.num_frames = self._estimate_num_frames()
+
+    def _video_stream(self) -> av.VideoStream:
+        if not self._container.streams.video:
+            raise VideoDecodeError(self.path, "no video stream")
+        stream = self._container.streams.video[0]
+        stream.thread_type = "AUTO"
+        stream.thread_count = self._threads
+        return stream
 
     def _estimate_num_frames(self) -> int | None:
         s = self._stream
@@ -90,7 +153,9 @@ class VideoReader:
             duration = self._container.duration / av.time_base - self._start
         else:
             return None
-        return max(1, round(duration * self.fps)) if self.fps else None
+        n = duration * self.fps if self.fps else float("nan")
+        # a damaged header can give a negative, infinite or absurd duration: no estimate then
+        return max(1, round(n)) if 0 <= n < 1e8 else None
 
     @property
     def decoded(self) -> int:
@@ -108,9 +173,9 @@ class VideoReader:
     def _decode_until(self, last: int, keep: set[int] | None) -> None:
         """Decode in order until frame ``last`` is decoded or the stream ends, keeping the frames
         in ``keep`` (all when None) as ``av.VideoFrame`` (converted to RGB only when read)."""
-        if self._decoder is None:
-            self._decoder = self._container.decode(self._stream)
         try:
+            if self._decoder is None:
+                self._decoder = self._container.decode(self._stream)
             while len(self._times) <= last and not self._ended:
                 frame = next(self._decoder, None)
                 if frame is None:
@@ -126,17 +191,17 @@ class VideoReader:
                 if keep is None or k in keep:
                     self._kept[k] = frame
                 self._tail = frame
-        except av.FFmpegError as e:
+        except _LIBRARY_ERRORS as e:
             raise VideoDecodeError(
-                self.path, f"decoding failed after frame {len(self._times)}: {e}"
+                self.path,
+                f"decoding failed after frame {len(self._times)}: {type(e).__name__}: {e}",
             ) from e
 
     def _restart(self) -> None:
-        self._container.close()
-        self._container = av.open(str(self.path))
-        self._stream = self._container.streams.video[0]
-        self._stream.thread_type = "AUTO"
-        self._stream.thread_count = self._threads
+        self.close()
+        self._container = open_video(self.path)
+        with _as_decode_error(self.path, "stream setup"):
+            self._stream = self._video_stream()
         self._decoder, self._ended = None, False
         self._times, self._kept = [], {}
 
@@ -181,12 +246,16 @@ class VideoReader:
             idx = np.minimum(idx, have - 1)
             self._kept.setdefault(have - 1, self._tail)
         unique, inverse = np.unique(idx, return_inverse=True)
-        rgb = np.stack([self._kept[i].to_ndarray(format="rgb24") for i in unique.tolist()])
+        with _as_decode_error(self.path, "converting frames to RGB"):
+            rgb = np.stack([self._kept[i].to_ndarray(format="rgb24") for i in unique.tolist()])
         frames = torch.from_numpy(rgb[inverse])
         return frames, np.asarray(self._times, dtype=np.float64)[idx]
 
     def close(self) -> None:
-        self._container.close()
+        try:
+            self._container.close()
+        except _LIBRARY_ERRORS:
+            pass  # closing a damaged container can fail too; nothing is left to release
 
     def __enter__(self) -> VideoReader:
         return self
@@ -196,22 +265,3 @@ class VideoReader:
 
     def __repr__(self) -> str:
         return f"VideoReader({str(self.path)!r}, ~{self.num_frames} frames at {self.fps} fps)"
-
-
-def annotation_frames(
-    times: np.ndarray, fps: float = 12.0, num_annotated: int | None = None
-) -> np.ndarray:
-    """The annotation frame nearest each decoded frame time.
-
-    Args:
-        times: ``[T]`` seconds from the first frame (:meth:`VideoReader.read`).
-        fps: rate of the annotation (12 for Something-Else: list position k is time k / 12).
-        num_annotated: number of annotated frames; indices are clamped to ``[0, num_annotated)``,
-            the nearest annotated frame.
-
-    Returns:
-        ``[T]`` int64 annotation list positions.
-    """
-    a = np.rint(np.asarray(times, dtype=np.float64) * fps).astype(np.int64)
-    hi = None if num_annotated is None else max(num_annotated - 1, 0)
-    return np.clip(a, 0, hi)

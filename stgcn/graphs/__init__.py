@@ -1,4 +1,4 @@
-"""Graph construction: Laplacians, video region graphs, edges. No nn.Module here."""
+"""Graph construction: Laplacians, video region graphs, edges, receptive fields. No nn.Module here."""
 
 from stgcn.graphs.edges import (
     SpaceTimeEdges,
@@ -12,33 +12,24 @@ from stgcn.graphs.edges import (
 from stgcn.graphs.laplacian import eigs, laplacian, laplacian_spectrum, normalized_adjacency
 from stgcn.graphs.nodes import top_k_per_frame
 from stgcn.graphs.patchy_san import PatchySAN, ReceptiveFields, receptive_fields
-from stgcn.graphs.video_graph import (
-    CATEGORY,
-    HAND_TRACK,
-    VideoGraph,
-    from_something_else,
-    to_networkx,
-)
+from stgcn.graphs.video_graph import VideoGraph, to_networkx
 
 __all__ = [
-    "CATEGORY",
-    "HAND_TRACK",
     "PatchySAN",
     "ReceptiveFields",
-    "receptive_fields",
     "SpaceTimeEdges",
     "VideoGraph",
     "back_edges",
     "complete_edges",
-    "from_something_else",
+    "eigs",
+    "laplacian",
+    "laplacian_spectrum",
+    "normalized_adjacency",
+    "receptive_fields",
     "row_normalize",
     "space_time_edges",
     "space_time_graph",
     "space_time_iou",
     "to_networkx",
-    "eigs",
-    "laplacian",
-    "laplacian_spectrum",
-    "normalized_adjacency",
     "top_k_per_frame",
 ]

@@ -5,24 +5,22 @@
 offset by the node counts, and a ``batch`` vector says which video each node belongs to. ``frame``
 is *not* offset: it stays the clip-frame index local to its own video, which is what the
 spatial-temporal edges (:func:`stgcn.graphs.space_time_edges`) need together with ``batch``.
+
+This layer knows no dataset format. ``category`` is a non-negative integer code whose meaning
+belongs to whoever made the boxes (a box source in ``stgcn.data``: Something-Else's hand/object
+codes are ``stgcn.data.something_else.CATEGORY``, a detector's are its class indices), so
+``VideoGraph`` checks only that the codes are integers >= 0; a model that embeds them checks them
+against its own table size.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.utils import to_networkx as _pyg_to_networkx
-
-CATEGORY: dict[str, int] = {"none": 0, "hand": 1, "object": 2}
-"""Node category codes, as in Something-Else (a hand, an object, or unknown)."""
-
-HAND_TRACK = -1
-"""``track`` id of hand boxes; objects get their placeholder index 0, 1, 2, ..."""
 
 _NODE_KEYS = ("x", "box", "frame", "score", "category", "track")
 
@@ -36,9 +34,10 @@ class VideoGraph(Data):
         frame: ``[N]`` long, clip-frame index ``0..T-1`` of each box, local to this video
             (not offset when batching).
         score: optional ``[N]`` float detector confidence.
-        category: optional ``[N]`` long, codes of :data:`CATEGORY` (none 0, hand 1, object 2).
+        category: optional ``[N]`` long, codes >= 0 in the box source's vocabulary (for
+            Something-Else, ``stgcn.data.something_else.CATEGORY``: none 0, hand 1, object 2).
         track: optional ``[N]`` long identity of the box across frames (for Something-Else, the
-            placeholder index of the object, :data:`HAND_TRACK` for hands); local to the video.
+            placeholder index of the object, -1 for hands; a tracker's id); local to the video.
         video_id: optional ``str``; a ``Batch`` holds a list of them.
         num_frames: optional ``int`` T, the clip length; a ``Batch`` holds a ``[B]`` tensor.
         edge_index: optional ``[2, E]`` long, offset on batching like any PyG graph.
@@ -120,13 +119,11 @@ class VideoGraph(Data):
                     f"VideoGraph: {name} must have shape [{n}], got {list(value.shape)}"
                 )
             setattr(self, name, value)
-        if category is not None and n:
-            bad = (self.category < 0) | (self.category >= len(CATEGORY))
-            if bool(bad.any()):
-                raise ValueError(
-                    f"VideoGraph: category codes must be in {sorted(CATEGORY.values())} "
-                    f"({CATEGORY}), got {self.category[bad].unique().tolist()}"
-                )
+        if category is not None and n and bool((self.category < 0).any()):
+            raise ValueError(
+                "VideoGraph: category codes must be >= 0, got "
+                f"{self.category[self.category < 0].unique().tolist()}"
+            )
         if video_id is not None:
             self.video_id = video_id
         self.num_nodes = n
@@ -136,129 +133,6 @@ class VideoGraph(Data):
         if key in ("frame", "track"):
             return 0
         return super().__inc__(key, value, *args, **kwargs)
-
-
-def _box_of(label: Any, where: str) -> list[float]:
-    if not isinstance(label, Mapping):
-        raise ValueError(f"{where}: a label must be an object, got {type(label).__name__}")
-    box2d = label.get("box2d")
-    if not isinstance(box2d, Mapping):
-        raise ValueError(f"{where}: missing or malformed 'box2d' (got {box2d!r})")
-    coords = []
-    for k in ("x1", "y1", "x2", "y2"):
-        v = box2d.get(k)
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise ValueError(f"{where}: box2d['{k}'] must be a number, got {v!r}")
-        if not math.isfinite(v):
-            raise ValueError(f"{where}: box2d['{k}'] is not finite ({v!r})")
-        coords.append(float(v))
-    return coords
-
-
-def _identity_of(label: Mapping[str, Any], where: str) -> tuple[int, int]:
-    """(category code, track id) from ``standard_category`` ("hand" | "0000" | ...), else from
-    ``gt_annotation`` ("object hand" | "object 0" | ...)."""
-    std = label.get("standard_category")
-    if std is None:
-        gt = label.get("gt_annotation")
-        if not isinstance(gt, str) or not gt.startswith("object "):
-            raise ValueError(
-                f'{where}: needs \'standard_category\' ("hand" or "0000", "0001", ...) or '
-                f'\'gt_annotation\' ("object hand" or "object 0", ...), got neither'
-            )
-        std = gt[len("object ") :]
-    if not isinstance(std, str):
-        raise ValueError(f"{where}: 'standard_category' must be a string, got {std!r}")
-    if std == "hand":
-        return CATEGORY["hand"], HAND_TRACK
-    if std.isdigit():
-        return CATEGORY["object"], int(std)
-    raise ValueError(f'{where}: unknown standard_category {std!r} (expected "hand" or digits)')
-
-
-def from_something_else(
-    frames_json_entry: Sequence[Mapping[str, Any]],
-    video_id: str | None = None,
-    frame_indices: Sequence[int] | Tensor | None = None,
-) -> VideoGraph:
-    """One video's Something-Else box annotations as a :class:`VideoGraph` skeleton (``x`` None).
-
-    Args:
-        frames_json_entry: the list stored under the video id in a Something-Else box file
-            (``bounding_box_smthsmth_part*.json``). Each entry is
-            ``{"name": "<id>/0001.jpg", "labels": [{"box2d": {"x1","y1","x2","y2"},
-            "standard_category": "hand"|"0000"|..., "gt_annotation": "object hand"|"object 0"|...,
-            "category": str}, ...], ...}``. **List position k is annotation frame k, 0-based**
-            (the image ``<id>/{k+1:04d}.jpg``, i.e. frame k of the 12 fps video); the ``name`` is
-            not parsed.
-        video_id: stored as ``video_id``.
-        frame_indices: optional ``[T]`` annotation-frame indices that make up a clip (what a
-            sampler picked). Then node ``frame`` is the *clip* position ``t`` of its annotation
-            frame ``frame_indices[t]`` (repeated indices repeat the boxes), and ``num_frames`` = T.
-            Without it, every annotation frame is kept, ``frame`` = k and ``num_frames`` = the
-            list length. An index outside ``0..len-1`` is an error.
-
-    Returns:
-        ``VideoGraph`` with ``box`` [N, 4] (original-frame pixels, geometry not checked here:
-        ``stgcn.data`` clips, drops and counts degenerate boxes), ``frame`` [N], ``category`` [N]
-        (hand 1 / object 2), ``track`` [N] (object placeholder index, ``HAND_TRACK`` = -1 for hands),
-        ``num_frames``, ``video_id``.
-
-    Raises:
-        ValueError: naming the video, list position and label of any malformed entry.
-    """
-    prefix = (
-        f"Something-Else video {video_id!r}" if video_id is not None else "Something-Else entry"
-    )
-    if isinstance(frames_json_entry, str | bytes | Mapping) or not isinstance(
-        frames_json_entry, Sequence
-    ):
-        raise ValueError(
-            f"{prefix}: expected a list of per-frame entries, got {type(frames_json_entry).__name__}"
-        )
-    boxes: list[list[float]] = []
-    frames: list[int] = []
-    cats: list[int] = []
-    tracks: list[int] = []
-    for k, entry in enumerate(frames_json_entry):
-        where = f"{prefix}, frame entry {k}"
-        if not isinstance(entry, Mapping):
-            raise ValueError(f"{where}: expected an object, got {type(entry).__name__}")
-        labels = entry.get("labels")
-        if not isinstance(labels, list):
-            raise ValueError(f"{where}: missing or malformed 'labels' list (got {labels!r})")
-        for m, label in enumerate(labels):
-            lwhere = f"{where}, label {m}"
-            boxes.append(_box_of(label, lwhere))
-            cat, track = _identity_of(label, lwhere)
-            cats.append(cat)
-            tracks.append(track)
-            frames.append(k)
-    box = torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4)
-    frame = torch.tensor(frames, dtype=torch.long)
-    category = torch.tensor(cats, dtype=torch.long)
-    track = torch.tensor(tracks, dtype=torch.long)
-    num_frames = len(frames_json_entry)
-    if frame_indices is not None:
-        idx = torch.as_tensor(frame_indices).long().reshape(-1)
-        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= num_frames):
-            raise ValueError(
-                f"{prefix}: frame_indices must lie in 0..{num_frames - 1} (the annotated frames), "
-                f"got min {int(idx.min())}, max {int(idx.max())}"
-            )
-        # node n is taken once for every clip position t whose annotation frame is frame[n]
-        hit = frame[None, :] == idx[:, None]  # [T, N]
-        t, n = hit.nonzero(as_tuple=True)
-        box, category, track, frame = box[n], category[n], track[n], t
-        num_frames = idx.numel()
-    return VideoGraph(
-        box=box,
-        frame=frame,
-        category=category,
-        track=track,
-        video_id=video_id,
-        num_frames=num_frames,
-    )
 
 
 def to_networkx(video_graph: Data, to_undirected: bool = False) -> Any:

@@ -18,7 +18,7 @@ from stgcn.data.boxes import (
     iter_json_object,
     load_json,
 )
-from stgcn.graphs.video_graph import from_something_else
+from stgcn.data.something_else import from_something_else
 
 
 def annotations(n: int = 6) -> dict:
@@ -92,6 +92,22 @@ def test_load_json_names_file_and_position(tmp_path: Path):
     with pytest.raises(
         MalformedJSONError, match=r"labels.json: malformed JSON at line 3 column 27"
     ):
+        load_json(path)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 64, 1 << 20])
+def test_bytes_not_utf8_name_file_line_column_and_byte(tmp_path: Path, chunk: int):
+    text = json.dumps(annotations(), indent=1, ensure_ascii=False)
+    raw = text.encode("utf-8")
+    cut = raw.index("ünï".encode()) + len("ü".encode())  # after the 2-byte ü, 1 char earlier
+    path = tmp_path / "bounding_box_smthsmth_part2.json"
+    path.write_bytes(raw[:cut] + b"\xff" + raw[cut:])
+    before = raw[:cut].decode("utf-8")
+    line, col = before.count("\n") + 1, len(before) - before.rfind("\n")
+    where = rf"part2\.json: malformed JSON at line {line} column {col} \(char {len(before)}\)"
+    with pytest.raises(MalformedJSONError, match=where + rf".*byte 0xff at byte offset {cut}"):
+        list(iter_json_object(path, chunk_chars=chunk))
+    with pytest.raises(MalformedJSONError, match=where):
         load_json(path)
 
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from stgcn.data.something_else import CATEGORY
 from stgcn.data.ssv2 import SomethingSomethingV2, collate
 from stgcn.data.synthetic import VideoSpec, generate, render_video
 from stgcn.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from stgcn.graphs.video_graph import CATEGORY
 
 SIZE = (96, 128)
 SEED = 3
