@@ -3,3 +3,24 @@
 from stgcn.proposals.base import ProposalSource, Proposer
 
 __all__ = ["ProposalSource", "Proposer"]
+
+# weight-free proposals, tracking, the Something-Else writer and the per-video pipeline
+from stgcn.proposals.schema import to_something_else  # noqa: E402
+from stgcn.proposals.track import IoUTracker  # noqa: E402
+
+__all__ += ["IoUTracker", "MotionBoxes", "SelectiveSearch", "propose_video", "to_something_else"]
+
+_LAZY = {
+    "MotionBoxes": "stgcn.proposals.motion",
+    "SelectiveSearch": "stgcn.proposals.selective_search",
+    "propose_video": "stgcn.proposals.pipeline",
+}
+
+
+def __getattr__(name: str) -> object:
+    # OpenCV (the proposals extra) and PyAV (the video extra) load only when these are used
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'stgcn.proposals' has no attribute {name!r}")
