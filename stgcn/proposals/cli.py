@@ -56,11 +56,17 @@ from stgcn.proposals.track import IoUTracker
 VIDEO_EXTENSIONS = (".webm", ".mp4", ".avi", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg")
 """File endings (case-insensitive) taken from an input folder."""
 
-METHODS = ("selective_search", "motion")
-"""The ``--method`` choices."""
+METHODS = ("detector", "rpn", "selective_search", "motion")
+"""The ``--method`` choices: a Faster R-CNN's detections or RPN proposals (``--weights``), or the
+weight-free selective search and motion boxes."""
 
 PROGRESS_FORMAT = "stgcn-proposals-progress-1"
 SKIP_REASONS = ("missing", "decode_error", "no_frames")
+"""Why a video is skipped: the file is gone; it cannot be opened or decoded, or is truncated; it
+opens but holds no video frame (an empty or audio-only file)."""
+
+# VideoReader's reasons for a file that opens but yields no frame, without an FFmpeg error
+_NO_FRAMES = ("no video stream", "no frame could be decoded")
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,9 @@ class Options:
 
     method: str = "motion"
     weights: str | None = None
+    weights_sha256: str | None = None
+    arch: str | None = None
+    device: str = "cpu"
     every: int = 1
     top_k: int | None = 50
     score_threshold: float = 0.0
@@ -89,7 +98,30 @@ class Options:
 
 
 def build_proposer(options: Options) -> Proposer:
-    """The proposer that ``options.method`` names, configured by ``options``."""
+    """The proposer that ``options.method`` names, configured by ``options``.
+
+    Raises:
+        ValueError: ``detector`` or ``rpn`` without ``weights``.
+        stgcn.proposals.CheckpointError: weights of another architecture than ``options.arch``
+            (naming both) or a file that is no detector checkpoint.
+    """
+    if options.method in ("detector", "rpn"):
+        from stgcn.proposals.detector import load_proposer
+
+        if options.weights is None:
+            raise ValueError(
+                f"--method {options.method} needs --weights: a checkpoint written by "
+                "stgcn.proposals.train, or a torchvision weights name such as "
+                "FasterRCNN_MobileNet_V3_Large_FPN_Weights.COCO_V1 (downloaded when online)"
+            )
+        return load_proposer(
+            options.weights,
+            options.method,  # type: ignore[arg-type]
+            arch=options.arch,
+            device=options.device,
+            top_k=options.top_k if options.top_k is not None else 1000,
+            score_threshold=options.score_threshold,
+        )
     if options.method == "selective_search":
         from stgcn.proposals.selective_search import SelectiveSearch
 
@@ -180,8 +212,7 @@ def process(path: Path, proposer: Proposer, options: Options) -> dict[str, Any]:
     except FileNotFoundError as e:
         return {**record, "status": "skipped", "reason": "missing", "detail": str(e)}
     except VideoDecodeError as e:
-        # an FFmpeg error is a broken file; no frame and no error is an empty stream
-        reason = "decode_error" if e.__cause__ is not None else "no_frames"
+        reason = "no_frames" if e.reason.startswith(_NO_FRAMES) else "decode_error"
         return {**record, "status": "skipped", "reason": reason, "detail": e.reason}
     return {
         **record,
@@ -215,10 +246,12 @@ def _work(path: str) -> dict[str, Any]:
     return process(Path(path), *_WORKER)
 
 
-def _results(todo: Sequence[Path], options: Options, workers: int) -> Iterator[dict[str, Any]]:
+def _results(
+    todo: Sequence[Path], options: Options, workers: int, proposer: Proposer | None = None
+) -> Iterator[dict[str, Any]]:
     """Records of ``todo`` in the order they finish (this process, or a pool of ``workers``)."""
     if workers <= 1:
-        proposer = build_proposer(options)
+        proposer = build_proposer(options) if proposer is None else proposer
         for path in todo:
             yield process(path, proposer, options)
         return
@@ -405,6 +438,8 @@ def run(
     videos = shard_of(find_videos(inputs), options.shard)
     for stale in out.parent.glob(f".{out.name}.*.tmp"):
         stale.unlink(missing_ok=True)  # an earlier run killed between write and rename
+    # built here first, so that bad weights fail at once with their own error, not in a worker
+    proposer = build_proposer(options)
     state = Progress(progress_path(out), options)
     todo = [v for v in videos if state.records.get(v.stem, (0, "", "", None))[2] != str(v)]
     before = len(videos) - len(todo)
@@ -415,7 +450,7 @@ def run(
             total=len(todo), unit="video", disable=None if progress is None else not progress
         )
         try:
-            for record in _results(todo, options, workers):
+            for record in _results(todo, options, workers, proposer if workers <= 1 else None):
                 if record["status"] == "skipped" and on_error == "raise":
                     hint = " (--on-error skip leaves such videos out and counts them)"
                     if record["reason"] == "missing":
@@ -520,6 +555,18 @@ def merge(files: Sequence[str | Path], out: str | Path) -> int:
 # --------------------------------------------------------------------------- argparse
 
 
+def _sha256(path: str) -> str:
+    """Content hash of a weights file: a resume with other weights at the same path must not
+    mix their boxes."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def _run_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m stgcn.proposals",
@@ -529,7 +576,13 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="video files and folders")
     p.add_argument("--out", required=True, type=Path, help="the box file to write (BOXES.json)")
     p.add_argument("--method", choices=METHODS, default="motion")
-    p.add_argument("--weights", default=None, help="detector checkpoint (detector, rpn)")
+    p.add_argument(
+        "--weights",
+        default=None,
+        help="detector, rpn: a checkpoint (stgcn.proposals.train) or a torchvision weights name",
+    )
+    p.add_argument("--arch", default=None, help="detector architecture the weights must be")
+    p.add_argument("--device", default="cpu", help="detector, rpn: torch device")
     p.add_argument("--every", type=int, default=1, help="propose on every N-th frame (12 fps)")
     p.add_argument("--top-k", type=int, default=50, help="boxes per frame (<= 0: all)")
     p.add_argument("--score-threshold", type=float, default=0.0)
@@ -563,9 +616,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = _run_parser().parse_args(argv)
     if a.every < 1:
         raise SystemExit("--every must be >= 1")
+    weights = a.weights
+    if weights is not None and Path(weights).is_file():
+        weights = str(Path(weights).resolve())
     options = Options(
         method=a.method,
-        weights=str(Path(a.weights).resolve()) if a.weights else None,
+        weights=weights,
+        weights_sha256=_sha256(weights) if weights and Path(weights).is_file() else None,
+        arch=a.arch,
+        device=a.device,
         every=a.every,
         top_k=a.top_k if a.top_k > 0 else None,
         score_threshold=a.score_threshold,

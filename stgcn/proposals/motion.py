@@ -86,7 +86,7 @@ def flow_magnitude(grey: Tensor, method: Literal["dis", "farneback"] = "dis") ->
         dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         flow_of = lambda a, b: dis.calc(a, b, None)  # noqa: E731 - one call site each
     elif method == "farneback":
-        flow_of = lambda a, b: cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0)  # noqa: E731
+        flow_of = lambda a, b: cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 7, 3, 5, 1.2, 0)  # noqa: E731
     else:
         raise ValueError(f"flow_magnitude: method must be 'dis' or 'farneback', got {method!r}")
     pairs = [(t, t + 1) for t in range(t_len - 1)] + [(t_len - 1, t_len - 2)]
