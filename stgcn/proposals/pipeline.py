@@ -184,7 +184,8 @@ def propose_video(
             inside = (found.frame >= lo - a) & (found.frame < hi - a)
             found = FrameBoxes(*(x[inside] for x in found))
             parts.append(found._replace(frame=found.frame + a))
-            _drop_released(reader, int(frames_run[max(0, hi - context)]))
+            if hi < len(frames_run):
+                _drop_released(reader, int(frames_run[max(0, hi - context)]))
     assert size is not None  # at least one position, so at least one chunk
     height, width = int(size[0]), int(size[1])
     found = FrameBoxes(*(np.concatenate(x) for x in zip(*parts, strict=True)))
