@@ -192,7 +192,7 @@ def train_detector(
         elapsed = time.perf_counter() - tic
         if step % 50 == 0 or step == train.steps:
             say(
-                f"step {step}/{train.steps}  loss {float(loss):.3f}  "
+                f"step {step}/{train.steps}  loss {loss.item():.3f}  "
                 f"({', '.join(f'{k[5:]} {v:.3f}' for k, v in losses.items())})  {elapsed:.0f} s"
             )
         if train.time_limit_s is not None and elapsed > train.time_limit_s and step < train.steps:
