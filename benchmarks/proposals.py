@@ -141,6 +141,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"{info['train_seconds']:.1f} s for {info['steps']} steps); {verdict} the "
             f"{TARGET_S:.0f} s target; checkpoint {args.out}"
         )
+        cpu = info["load_cpu_seconds"] + info["train_cpu_seconds"]
+        print(
+            f"training CPU time: {cpu:.1f} s over {info['threads']} threads (wall time on idle "
+            f"cores: between {cpu / info['threads']:.1f} and {cpu:.1f} s)"
+        )
         result["training"] = {**info, "total_seconds": round(total, 2), "checkpoint": str(args.out)}
         ckpt = args.out
 
