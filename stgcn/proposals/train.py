@@ -138,11 +138,11 @@ def train_detector(
     say = log or (lambda _: None)
     torch.manual_seed(train.seed)
     rng = np.random.default_rng(train.seed)
-    tic = time.perf_counter()
+    tic, cpu = time.perf_counter(), time.process_time()
     if data is None:
         data = load_frames(root, "train", train.frames_per_video, train.max_videos)
     frames, targets = data
-    load_s = time.perf_counter() - tic
+    load_s, load_cpu = time.perf_counter() - tic, time.process_time() - cpu
     n = int(frames.shape[0])
     say(
         f"train: {n} frames, {sum(len(t['labels']) for t in targets)} boxes ({load_s:.1f} s to load)"
@@ -161,7 +161,7 @@ def train_detector(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
     order = rng.permutation(n)
     pos, step, losses = 0, 0, {}
-    tic = time.perf_counter()
+    tic, cpu = time.perf_counter(), time.process_time()
     stopped_early = False
     while step < train.steps:
         if pos + train.batch_size > n:
@@ -192,7 +192,7 @@ def train_detector(
         elapsed = time.perf_counter() - tic
         if step % 50 == 0 or step == train.steps:
             say(
-                f"step {step}/{train.steps}  loss {float(loss):.3f}  "
+                f"step {step}/{train.steps}  loss {loss.item():.3f}  "
                 f"({', '.join(f'{k[5:]} {v:.3f}' for k, v in losses.items())})  {elapsed:.0f} s"
             )
         if train.time_limit_s is not None and elapsed > train.time_limit_s and step < train.steps:
@@ -201,13 +201,17 @@ def train_detector(
                 f"time limit {train.time_limit_s:.0f} s reached after {step} of {train.steps} steps"
             )
             break
-    train_s = time.perf_counter() - tic
+    train_s, train_cpu = time.perf_counter() - tic, time.process_time() - cpu
     info = {
         "steps": step,
         "stopped_early": stopped_early,
         "frames": n,
         "load_seconds": round(load_s, 2),
         "train_seconds": round(train_s, 2),
+        # CPU time of all threads: on an idle machine with k threads the wall time lies between
+        # cpu / k and cpu, whatever else ran beside this one
+        "load_cpu_seconds": round(load_cpu, 2),
+        "train_cpu_seconds": round(train_cpu, 2),
         "last_losses": losses,
         "train_config": asdict(train),
         "weights_backbone": None if weights_backbone is None else str(weights_backbone),
