@@ -4,12 +4,15 @@
    scratch) on the train split's Something-Else boxes with :func:`stgcn.proposals.train.train_detector`
    and writes its checkpoint (``--out``); ``--weights PATH`` skips training and loads one.
    The training time is printed, load included, next to the 10-minute target.
+   Only the methods of :data:`NEEDS_CHECKPOINT` need it; the weight-free ones alone train nothing.
 2. Runs every method of :data:`METHODS` on the validation split and scores it with
    :func:`stgcn.proposals.metrics.evaluate`: AP@0.5 (class-agnostic), COCO average recall with at
    most 10 and 50 boxes per frame, and frames/s of the method alone. A method that names hand and
    object boxes also gets its hand/object AP@0.5.
 
-A method is one entry of :data:`METHODS`, a builder ``(args, checkpoint) -> Proposer``.
+A method is one entry of :data:`METHODS`, a builder ``(args, checkpoint) -> Proposer``. Each
+method sees the frames ``--val-every`` keeps as one clip: the motion methods compare those frames,
+so score them with ``--val-every 1`` (neighbouring 12-fps frames, as the CLI's default gives them).
 
 Example::
 
@@ -42,13 +45,40 @@ TARGET_S = 600.0  # the CPU default must train within 10 minutes on 2 idle cores
 
 Builder = Callable[[argparse.Namespace, Path], Proposer]
 
+
+def _selective_search(mode: str) -> Builder:
+    def build(a: argparse.Namespace, ckpt: Path | None) -> Proposer:
+        from stgcn.proposals.selective_search import SelectiveSearch
+
+        return SelectiveSearch(mode=mode, top_k=a.top_k)  # type: ignore[arg-type]
+
+    return build
+
+
+def _motion(source: str, flow: str = "dis") -> Builder:
+    def build(a: argparse.Namespace, ckpt: Path | None) -> Proposer:
+        from stgcn.proposals.motion import MotionBoxes
+
+        return MotionBoxes(source=source, flow=flow, top_k=a.top_k)  # type: ignore[arg-type]
+
+    return build
+
+
 METHODS: dict[str, Builder] = {
     "rpn": lambda a, ckpt: load_proposer(ckpt, "rpn", top_k=a.top_k),
     "detector": lambda a, ckpt: load_proposer(
         ckpt, "detector", top_k=a.top_k, score_threshold=a.score_threshold
     ),
+    # weight-free (no checkpoint): OpenCV selective search, and motion boxes
+    "selective_search": _selective_search("fast"),
+    "selective_search_quality": _selective_search("quality"),
+    "motion": _motion("diff"),
+    "motion_dis": _motion("flow", "dis"),
 }
 """Method name -> builder of its proposer from the parsed arguments and the detector checkpoint."""
+
+NEEDS_CHECKPOINT = {"rpn", "detector"}
+"""Methods that use the trained detector (the others run without training one)."""
 
 CLASSED = {"detector"}
 """Methods whose boxes carry hand / object categories (scored per class too)."""
@@ -59,7 +89,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-root", type=Path, default=DEFAULT_ROOT, help="SSv2-layout set")
     p.add_argument("--out", type=Path, default=Path("proposals-results/detector_cpu.pt"))
     p.add_argument("--weights", type=Path, default=None, help="skip training, load this checkpoint")
-    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        default=["rpn", "detector", "selective_search", "motion"],
+        choices=list(METHODS),
+    )
     g = p.add_argument_group("training (defaults: stgcn.proposals.train.TrainConfig)")
     d = TrainConfig()
     g.add_argument("--steps", type=int, default=d.steps)
@@ -122,7 +157,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "data_root": str(args.data_root),
     }
     ckpt = args.weights
-    if ckpt is None:
+    if ckpt is None and NEEDS_CHECKPOINT & set(args.methods):
         tic = time.perf_counter()
         train = TrainConfig(
             steps=args.steps,

@@ -36,7 +36,14 @@ def test_smoke_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert "torch" in out and "threads" in out
     saved = json.loads((tmp_path / "r.json").read_text())
     assert saved == json.loads(json.dumps(result))
-    assert [r["method"] for r in saved["methods"]] == ["rpn", "detector"]
+    assert [r["method"] for r in saved["methods"]] == [
+        "rpn",
+        "detector",
+        "selective_search",
+        "motion",
+    ]
+    for name in ("selective_search", "motion"):  # weight-free rows, no per-class AP
+        assert re.search(rf"\| {name} \| +[\d.]+ \| +[\d.]+ \| +[\d.]+ \| - \| [\d.]+ \|", out)
     assert saved["training"]["steps"] == 2
     # a second run scores the saved checkpoint without training
     again = _module().main(
@@ -51,6 +58,18 @@ def test_methods_are_a_dict_of_builders() -> None:
     mod = _module()
     assert set(mod.METHODS) >= {"rpn", "detector"}
     assert all(callable(b) for b in mod.METHODS.values())
+
+
+def test_weight_free_methods_train_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "ssv2"
+    generate(root, 4, seed=5, size=(48, 64), frames=(12, 14), splits=(0.5, 0.5, 0.0), workers=0)
+    result = _module().main(
+        ["--data-root", str(root), "--out", str(tmp_path / "never.pt"), "--val-every", "1"]
+        + ["--methods", "motion", "motion_dis", "--top-k", "10"]
+    )
+    assert "training" not in result and not (tmp_path / "never.pt").exists()
+    assert [r["method"] for r in result["methods"]] == ["motion", "motion_dis"]
+    assert all(0 <= r["ar50"] <= 1 for r in result["methods"])
 
 
 def test_missing_set_is_a_clear_error(tmp_path: Path) -> None:
