@@ -12,13 +12,13 @@ videos in sorted order, and loads unchanged with ``SomethingSomethingV2(root, bo
 
 **Resume.** Each finished video is appended to the sidecar ``BOXES.json.progress.jsonl`` (one JSON
 line, flushed and fsynced) before the next; the options of the run are its first line. A run
-killed at any moment and started again with the same command reads the sidecar, skips the
+killed at any moment and started again with the same command reads the sidecar, keeps the
 videos it holds (a torn last line is cut off), processes the rest and writes ``BOXES.json``,
 which is always written whole to a temporary file in the same folder and renamed into place.
 Output order does not depend on the order videos finish in, so the file is the same as an
-uninterrupted run's. The sidecar stays as the run's record (what was skipped and why); a rerun
-with other options refuses to mix them. Adding videos to the inputs and rerunning processes only
-the new ones.
+uninterrupted run's. The sidecar stays as the run's record (what was skipped and why). A rerun
+tries skipped videos again, processes only new ones when videos were added to the inputs, and
+refuses to mix runs with other options.
 
 **Shards.** ``--shard I/N`` (``I`` in ``1..N``) takes every N-th video of the sorted input list,
 starting at the I-th; ``python -m stgcn.proposals merge A.json B.json ... --out ALL.json``
@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from stgcn.data.boxes import iter_json_object
 from stgcn.data.video import VideoDecodeError
@@ -343,6 +343,7 @@ class Progress:
             os.replace(tmp, path)
         self._load(header)
         self.file = open(path, "ab")  # noqa: SIM115 - closed by close()
+        self._reader: BinaryIO | None = None
 
     @staticmethod
     def _valid_header(path: Path) -> bool:
@@ -358,9 +359,13 @@ class Progress:
             first = json.loads(f.readline())
             if first["options"] != header["options"]:
                 theirs, ours = first["options"], header["options"]
-                diff = {k: (theirs.get(k), ours[k]) for k in ours if theirs.get(k) != ours[k]}
+                diff = ", ".join(
+                    f"{k}: {theirs.get(k)!r} there, {v!r} now"
+                    for k, v in ours.items()
+                    if theirs.get(k) != v
+                )
                 raise ValueError(
-                    f"{self.path} records a run with other options ({', '.join(f'{k}: {a!r} there, {b!r} now' for k, (a, b) in diff.items())}); "
+                    f"{self.path} records a run with other options ({diff}); "
                     "rerun with that run's options to resume it, or give another --out "
                     "(or delete the sidecar to start over)"
                 )
@@ -398,13 +403,16 @@ class Progress:
 
     def read(self, stem: str) -> dict[str, Any]:
         """The full record of a video."""
-        offset = self.records[stem][0]
-        with open(self.path, "rb") as f:
-            f.seek(offset)
-            return json.loads(f.readline())
+        if self._reader is None:
+            self.file.flush()
+            self._reader = open(self.path, "rb")  # noqa: SIM115 - closed by close()
+        self._reader.seek(self.records[stem][0])
+        return json.loads(self._reader.readline())
 
     def close(self) -> None:
         self.file.close()
+        if self._reader is not None:
+            self._reader.close()
 
 
 # --------------------------------------------------------------------------- run and merge
@@ -441,7 +449,10 @@ def run(
     # built here first, so that bad weights fail at once with their own error, not in a worker
     proposer = build_proposer(options)
     state = Progress(progress_path(out), options)
-    todo = [v for v in videos if state.records.get(v.stem, (0, "", "", None))[2] != str(v)]
+    # a video done before (same file) is kept; one skipped before is tried again
+    todo = [
+        v for v in videos if state.records.get(v.stem, (0, "", "", None))[1:3] != ("done", str(v))
+    ]
     before = len(videos) - len(todo)
     try:
         from tqdm.auto import tqdm
