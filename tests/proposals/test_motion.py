@@ -165,3 +165,17 @@ def test_a_brightness_change_is_not_motion():
     clip = (frames.float() * 0.7 * gain + 5).round().to(torch.uint8)
     assert MotionBoxes(normalise=False)(clip).num_boxes > 0
     assert MotionBoxes()(clip).num_boxes == 0
+
+
+def test_readme_weight_free_example_runs_as_written():
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    blocks = re.findall(r"^```python\n(.*?)^```", readme, flags=re.S | re.M)
+    block = next(b for b in blocks if "from stgcn.proposals import IoUTracker, MotionBoxes" in b)
+    frames, _ = moving_square_clip(t_len=5)
+    scope: dict = {"frames": frames}
+    exec(compile(block, "README.md", "exec"), scope)
+    tracked = scope["tracked"]
+    assert tracked.num_boxes > 0 and (tracked.track >= 0).all()
+    assert len(np.unique(tracked.track[tracked.frame == 2])) == (tracked.frame == 2).sum()
