@@ -165,9 +165,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows = []
     for name in args.methods:
         proposer = METHODS[name](args, ckpt)
-        row = {"method": name, **evaluate(proposer, videos)}
-        if name in CLASSED:
-            row["ap50_classes"] = evaluate(proposer, videos, class_agnostic=False)["ap50"]
+        row = {"method": name, **evaluate(proposer, videos, classes=name in CLASSED)}
         rows.append(row)
         print(
             f"{name}: AP@0.5 {_fmt(row['ap50'])}  AR@10 {_fmt(row['ar10'])}  "
