@@ -104,6 +104,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--max-videos", type=int, default=None, help="training videos (default: all)")
     g.add_argument("--seed", type=int, default=d.seed)
     g.add_argument("--time-limit", type=float, default=None, help="stop training after S seconds")
+    g.add_argument(
+        "--weights-backbone",
+        default=None,
+        help="start from this torchvision backbone enum (e.g. MobileNet_V3_Large_Weights."
+        "IMAGENET1K_V1, downloaded by torchvision) instead of from scratch",
+    )
     g = p.add_argument_group("evaluation")
     g.add_argument("--val-every", type=int, default=4, help="every N-th validation frame")
     g.add_argument("--val-videos", type=int, default=None, help="validation videos (default: all)")
@@ -168,7 +174,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             seed=args.seed,
             time_limit_s=args.time_limit,
         )
-        info = train_detector(args.data_root, args.out, config=CPU_CONFIG, train=train)
+        info = train_detector(
+            args.data_root,
+            args.out,
+            config=CPU_CONFIG,
+            train=train,
+            weights_backbone=args.weights_backbone,
+        )
         total = time.perf_counter() - tic
         verdict = "within" if total <= TARGET_S else "OVER"
         print(
@@ -200,9 +212,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows = []
     for name in args.methods:
         proposer = METHODS[name](args, ckpt)
-        row = {"method": name, **evaluate(proposer, videos)}
-        if name in CLASSED:
-            row["ap50_classes"] = evaluate(proposer, videos, class_agnostic=False)["ap50"]
+        row = {"method": name, **evaluate(proposer, videos, classes=name in CLASSED)}
         rows.append(row)
         print(
             f"{name}: AP@0.5 {_fmt(row['ap50'])}  AR@10 {_fmt(row['ar10'])}  "

@@ -11,8 +11,8 @@ evaluation through pycocotools), every frame an image:
 * ``ar10``, ``ar50``: COCO's average recall (over IoU 0.5:0.95) with at most 10 / 50 boxes per
   frame, the boxes a region graph would take as nodes.
 
-Class-agnostic by default (a proposal is a hit on any ground-truth box, hand or object); with
-``class_agnostic=False`` the hand and object categories are scored separately and averaged.
+Class-agnostic (a proposal is a hit on any ground-truth box, hand or object); with
+``classes=True`` the hand and object categories are also scored separately and averaged.
 """
 
 from __future__ import annotations
@@ -132,28 +132,40 @@ def per_frame(boxes: FrameBoxes, num_frames: int, *, labels: bool) -> list[dict[
     ]
 
 
-def evaluate(
-    proposer: Proposer,
-    videos: Sequence[AnnotatedVideo],
-    *,
-    class_agnostic: bool = True,
-    max_detections: Sequence[int] = (1, 10, 50),
-) -> dict[str, float]:
-    """AP@0.5 and AR@k of ``proposer`` on ``videos``, and its speed.
-
-    Returns:
-        ``{"ap50", "ar10", "ar50"}`` (``ar{k}`` for each k of ``max_detections``; AP at the
-        largest k) in [0, 1] (-1 where COCO's evaluation has no ground truth to score),
-        ``"frames"``, ``"seconds"`` (time in the proposer only) and ``"frames_per_s"``.
-    """
+def _metric(max_detections: Sequence[int]) -> Any:
     from torchmetrics.detection import MeanAveragePrecision
 
-    metric = MeanAveragePrecision(
+    return MeanAveragePrecision(
         box_format="xyxy",
         iou_type="bbox",
         max_detection_thresholds=sorted(int(k) for k in max_detections),
         backend="pycocotools",
     )
+
+
+def evaluate(
+    proposer: Proposer,
+    videos: Sequence[AnnotatedVideo],
+    *,
+    classes: bool = False,
+    max_detections: Sequence[int] = (1, 10, 50),
+) -> dict[str, float]:
+    """AP@0.5 and AR@k of ``proposer`` on ``videos``, and its speed.
+
+    Args:
+        proposer: what finds the boxes; run once on each video's frames.
+        videos: ground truth (:func:`annotated_videos`).
+        classes: also score the boxes per category (hand, object), for a detector that names them.
+        max_detections: the k of the ``ar{k}`` figures; AP is at the largest.
+
+    Returns:
+        class-agnostic ``{"ap50", "ar10", "ar50"}`` (``ar{k}`` for each k of ``max_detections``)
+        in [0, 1] (-1 where COCO's evaluation has no ground truth to score); with ``classes``,
+        ``"ap50_classes"`` (mean over hand and object) too; ``"frames"``, ``"seconds"`` (time in
+        the proposer only) and ``"frames_per_s"``.
+    """
+    agnostic = _metric(max_detections)
+    per_class = _metric(max_detections) if classes else None
     frames, seconds = 0, 0.0
     for v in videos:
         t = int(v.frames.shape[0])
@@ -161,12 +173,13 @@ def evaluate(
         found = proposer(v.frames)
         seconds += time.perf_counter() - tic
         frames += t
-        metric.update(
-            per_frame(found, t, labels=not class_agnostic),
-            per_frame(v.boxes, t, labels=not class_agnostic),
-        )
-    res = metric.compute()
+        agnostic.update(per_frame(found, t, labels=False), per_frame(v.boxes, t, labels=False))
+        if per_class is not None:
+            per_class.update(per_frame(found, t, labels=True), per_frame(v.boxes, t, labels=True))
+    res = agnostic.compute()
     out = {"ap50": float(res["map_50"])}
     out.update({f"ar{k}": float(res[f"mar_{k}"]) for k in sorted(max_detections)})
+    if per_class is not None:
+        out["ap50_classes"] = float(per_class.compute()["map_50"])
     out.update(frames=frames, seconds=seconds, frames_per_s=frames / max(seconds, 1e-9))
     return out

@@ -65,8 +65,8 @@ def test_metrics_on_known_answers(root: Path) -> None:
     assert all(v.boxes.num_boxes for v in videos)
     perfect = evaluate(_Fixed([v.boxes for v in videos]), videos)
     assert perfect["ap50"] == pytest.approx(1.0) and perfect["ar10"] == pytest.approx(1.0)
-    perfect = evaluate(_Fixed([v.boxes for v in videos]), videos, class_agnostic=False)
-    assert perfect["ap50"] == pytest.approx(1.0)
+    perfect = evaluate(_Fixed([v.boxes for v in videos]), videos, classes=True)
+    assert perfect["ap50_classes"] == pytest.approx(1.0)
     assert perfect["frames"] == sum(int(v.frames.shape[0]) for v in videos)
 
     # each box moved right by its own width: IoU 0, nothing found
@@ -79,9 +79,10 @@ def test_metrics_on_known_answers(root: Path) -> None:
     assert missed["ap50"] == 0 and missed["ar50"] == 0
     # right boxes, wrong categories: found class-agnostically, missed per class
     swapped = [v.boxes._replace(category=3 - v.boxes.category) for v in videos]
-    assert evaluate(_Fixed(swapped), videos)["ap50"] == pytest.approx(1.0)
+    swapped = evaluate(_Fixed(swapped), videos, classes=True)
+    assert swapped["ap50"] == pytest.approx(1.0)
     # (not exactly 0: a hand holding an object can cover its box at IoU >= 0.5)
-    assert evaluate(_Fixed(swapped), videos, class_agnostic=False)["ap50"] < 0.1
+    assert swapped["ap50_classes"] < 0.1
     # half of the frames get no boxes: recall about the share of boxes left
     half = [v.boxes for v in videos]
     half = [b if i % 2 else FrameBoxes.empty() for i, b in enumerate(half)]
