@@ -29,6 +29,10 @@ same bytes as one run over all videos.
 naming the file (finished videos are kept in the sidecar), or with ``--on-error skip`` is left
 out of ``BOXES.json`` and counted with its reason. A frame where the method finds nothing gets
 an entry with no labels.
+
+This module is a little over 600 lines because it holds the command line end to end (inputs and
+shards, the sidecar, the worker pool, the atomic writer and the merge), each part used only here;
+the work on one video is :mod:`stgcn.proposals.pipeline`.
 """
 
 from __future__ import annotations
