@@ -103,13 +103,14 @@ def _fmt(x: float | None) -> str:
 def table(rows: list[dict[str, Any]]) -> str:
     """The results as a Markdown table (AP / AR in %)."""
     lines = [
-        "| method | AP@0.5 | AR@10 | AR@50 | AP@0.5 hand/object | frames/s |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| method | AP@0.5 | AR@10 | AR@50 | R@50 IoU 0.5 | AP@0.5 hand/object | frames/s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['method']} | {_fmt(r['ap50'])} | {_fmt(r['ar10'])} | {_fmt(r['ar50'])} | "
-            f"{_fmt(r.get('ap50_classes'))} | {r['frames_per_s']:.1f} |"
+            f"{_fmt(r['recall50_iou50'])} | {_fmt(r.get('ap50_classes'))} | "
+            f"{r['frames_per_s']:.1f} |"
         )
     return "\n".join(lines)
 
