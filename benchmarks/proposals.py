@@ -76,6 +76,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "IMAGENET1K_V1, downloaded by torchvision) instead of from scratch",
     )
     g = p.add_argument_group("evaluation")
+    g.add_argument(
+        "--split",
+        default="validation",
+        choices=("validation", "train"),
+        help="split to score (train: to tell under- from over-fitting)",
+    )
     g.add_argument("--val-every", type=int, default=4, help="every N-th validation frame")
     g.add_argument("--val-videos", type=int, default=None, help="validation videos (default: all)")
     g.add_argument("--top-k", type=int, default=50, help="boxes per frame (the paper's 50)")
@@ -165,13 +171,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     tic = time.perf_counter()
     videos = list(
         annotated_videos(
-            args.data_root, "validation", every=args.val_every, max_videos=args.val_videos
+            args.data_root, args.split, every=args.val_every, max_videos=args.val_videos
         )
     )
     frames = sum(int(v.frames.shape[0]) for v in videos)
     boxes = sum(v.boxes.num_boxes for v in videos)
     print(
-        f"validation: {len(videos)} videos, {frames} frames (every {args.val_every}-th), "
+        f"{args.split}: {len(videos)} videos, {frames} frames (every {args.val_every}-th), "
         f"{boxes} ground-truth boxes ({time.perf_counter() - tic:.1f} s to decode)"
     )
     result["validation"] = {"videos": len(videos), "frames": frames, "boxes": boxes}
@@ -189,7 +195,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print()
     print(table(rows))
     print(
-        f"\nAP / AR in %, synthetic validation split ({frames} frames), top {args.top_k} "
+        f"\nAP / AR in %, synthetic {args.split} split ({frames} frames), top {args.top_k} "
         f"boxes per frame; {machine}, torch {torch.__version__}, {torch.get_num_threads()} threads"
     )
     if args.json is not None:
