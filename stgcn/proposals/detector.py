@@ -484,12 +484,16 @@ def load_proposer(
             random initialisation (only good for testing the plumbing).
         mode: ``"rpn"`` or ``"detector"``.
         arch: the architecture expected (checked against a checkpoint); for ``"DEFAULT"`` or
-            None weights, which one to build (default: the CPU default's).
+            None weights, which one to build (default: the CPU default's; with None weights,
+            ResNet-50 FPN v2 gets :data:`GPU_CONFIG`, the MobileNets :data:`CPU_CONFIG`'s sizes).
         device: where the model runs.
         **kwargs: :class:`FasterRCNNProposer` options (``top_k``, ``score_threshold``, ...).
     """
     if weights is None:
-        config = dataclasses.replace(CPU_CONFIG, arch=arch) if arch else CPU_CONFIG
+        if arch == GPU_CONFIG.arch:
+            config = GPU_CONFIG
+        else:
+            config = dataclasses.replace(CPU_CONFIG, arch=arch or CPU_CONFIG.arch)
         model = build_detector(config)
     elif Path(weights).is_file():
         model, _, _ = load_detector(weights, arch=arch)

@@ -9,7 +9,9 @@ evaluation through pycocotools), every frame an image:
 
 * ``ap50``: AP at IoU 0.5 (COCO's ``AP50``), with at most ``max(max_detections)`` boxes per frame;
 * ``ar10``, ``ar50``: COCO's average recall (over IoU 0.5:0.95) with at most 10 / 50 boxes per
-  frame, the boxes a region graph would take as nodes.
+  frame, the boxes a region graph would take as nodes;
+* ``recall10_iou50``, ``recall50_iou50``: the same recall at IoU 0.5 alone (a node that covers
+  half of an object still reads it; the 0.5:0.95 average also asks for tight boxes).
 
 Class-agnostic (a proposal is a hit on any ground-truth box, hand or object); with
 ``classes=True`` the hand and object categories are also scored separately and averaged.
@@ -132,12 +134,13 @@ def per_frame(boxes: FrameBoxes, num_frames: int, *, labels: bool) -> list[dict[
     ]
 
 
-def _metric(max_detections: Sequence[int]) -> Any:
+def _metric(max_detections: Sequence[int], iou: float | None = None) -> Any:
     from torchmetrics.detection import MeanAveragePrecision
 
     return MeanAveragePrecision(
         box_format="xyxy",
         iou_type="bbox",
+        iou_thresholds=None if iou is None else [iou],
         max_detection_thresholds=sorted(int(k) for k in max_detections),
         backend="pycocotools",
     )
@@ -160,11 +163,13 @@ def evaluate(
 
     Returns:
         class-agnostic ``{"ap50", "ar10", "ar50"}`` (``ar{k}`` for each k of ``max_detections``)
-        in [0, 1] (-1 where COCO's evaluation has no ground truth to score); with ``classes``,
+        and ``"recall10_iou50"``, ``"recall50_iou50"`` (recall at IoU 0.5 alone, with k boxes per
+        frame) in [0, 1] (-1 where COCO's evaluation has no ground truth to score); with ``classes``,
         ``"ap50_classes"`` (mean over hand and object) too; ``"frames"``, ``"seconds"`` (time in
         the proposer only) and ``"frames_per_s"``.
     """
     agnostic = _metric(max_detections)
+    at_half = _metric(max_detections, iou=0.5)
     per_class = _metric(max_detections) if classes else None
     frames, seconds = 0, 0.0
     for v in videos:
@@ -173,12 +178,16 @@ def evaluate(
         found = proposer(v.frames)
         seconds += time.perf_counter() - tic
         frames += t
-        agnostic.update(per_frame(found, t, labels=False), per_frame(v.boxes, t, labels=False))
+        preds, gt = per_frame(found, t, labels=False), per_frame(v.boxes, t, labels=False)
+        agnostic.update(preds, gt)
+        at_half.update(preds, gt)
         if per_class is not None:
             per_class.update(per_frame(found, t, labels=True), per_frame(v.boxes, t, labels=True))
     res = agnostic.compute()
     out = {"ap50": float(res["map_50"])}
     out.update({f"ar{k}": float(res[f"mar_{k}"]) for k in sorted(max_detections)})
+    half = at_half.compute()
+    out.update({f"recall{k}_iou50": float(half[f"mar_{k}"]) for k in sorted(max_detections)})
     if per_class is not None:
         out["ap50_classes"] = float(per_class.compute()["map_50"])
     out.update(frames=frames, seconds=seconds, frames_per_s=frames / max(seconds, 1e-9))

@@ -187,3 +187,11 @@ def test_both_modes_on_real_videos(videos_dir: Path, model, name, size, tmp_path
     drawn = draw_bounding_boxes(frames[0].permute(2, 0, 1), torch.from_numpy(found.box[sel]))
     Image.fromarray(drawn.permute(1, 2, 0).numpy()).save(tmp_path / "boxes.png")
     assert (tmp_path / "boxes.png").stat().st_size > 0
+
+
+def test_random_weights_for_each_architecture() -> None:
+    for arch in ("fasterrcnn_mobilenet_v3_large_320_fpn", "fasterrcnn_resnet50_fpn_v2"):
+        proposer = load_proposer(None, "rpn", arch=arch, top_k=3)
+        assert proposer.model.transform.min_size == (
+            (800,) if arch == "fasterrcnn_resnet50_fpn_v2" else (CPU_CONFIG.min_size,)
+        )

@@ -65,6 +65,7 @@ def test_metrics_on_known_answers(root: Path) -> None:
     assert all(v.boxes.num_boxes for v in videos)
     perfect = evaluate(_Fixed([v.boxes for v in videos]), videos)
     assert perfect["ap50"] == pytest.approx(1.0) and perfect["ar10"] == pytest.approx(1.0)
+    assert perfect["recall10_iou50"] == pytest.approx(1.0)
     perfect = evaluate(_Fixed([v.boxes for v in videos]), videos, classes=True)
     assert perfect["ap50_classes"] == pytest.approx(1.0)
     assert perfect["frames"] == sum(int(v.frames.shape[0]) for v in videos)
@@ -88,7 +89,9 @@ def test_metrics_on_known_answers(root: Path) -> None:
     half = [b if i % 2 else FrameBoxes.empty() for i, b in enumerate(half)]
     share = sum(b.num_boxes for b in half) / sum(v.boxes.num_boxes for v in videos)
     assert 0 < share < 1
-    assert evaluate(_Fixed(half), videos)["ar50"] == pytest.approx(share, abs=1e-6)
+    half = evaluate(_Fixed(half), videos)
+    assert half["ar50"] == pytest.approx(share, abs=1e-6)
+    assert half["recall50_iou50"] == pytest.approx(share, abs=1e-6)
 
 
 def test_smoke_training_writes_a_loadable_checkpoint(root: Path, tmp_path: Path) -> None:
