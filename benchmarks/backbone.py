@@ -7,7 +7,10 @@ backward is counted the same way), and the achieved GFLOP/s is given as a fracti
 measured fp32 peak: the best of a large matmul and a large 3x3 oneDNN convolution, both timed in the
 same run with the same thread count (on some CPUs oneDNN's convolutions run well above the BLAS
 matmul, so a matmul alone would understate the peak and give fractions above 100%). Each variant runs in both memory
-formats (contiguous NCDHW and ``channels_last_3d``) unless ``--memory-format`` picks one.
+formats (contiguous NCDHW and ``channels_last_3d``) unless ``--memory-format`` picks one. The
+channels_last_3d rows build the backbone with ``channels_last=True`` (what ``build_model`` does by
+default) and feed it the contiguous clip a data loader gives, so the clip's conversion inside
+``forward`` is timed too; the contiguous rows build it with ``channels_last=False``.
 
     python benchmarks/backbone.py                      # full table (minutes on a laptop CPU)
     python benchmarks/backbone.py --profile --json backbone.json
@@ -93,8 +96,15 @@ class Row:
     fraction_of_peak: float
 
 
-def build(variant: str, cfg: Config, num_classes: int = 400) -> ResNet3D:
-    return VARIANTS[variant](num_classes=num_classes, width=cfg.width, res5_stride=cfg.res5_stride)
+def build(
+    variant: str, cfg: Config, num_classes: int = 400, channels_last: bool = False
+) -> ResNet3D:
+    return VARIANTS[variant](
+        num_classes=num_classes,
+        width=cfg.width,
+        res5_stride=cfg.res5_stride,
+        channels_last=channels_last,
+    )
 
 
 def count_flops(variant: str, cfg: Config, backward: bool) -> int:
@@ -149,7 +159,7 @@ def time_iterations(step: Callable[[], None], warmup: int, repeats: int) -> floa
 def fuse_conv_bn(model: ResNet3D) -> ResNet3D:
     """Fold every eval-mode BatchNorm3d into the conv before it (inference only), in place."""
     model.eval()
-    pairs = [(model, "conv1", "bn1")]
+    pairs = [(model.stem, "conv1", "bn1")]
     for block in (b for layer in (model.layer1, model.layer2, model.layer3, model.layer4)
                   for b in layer):  # fmt: skip
         pairs += [(block, f"conv{i}", f"bn{i}") for i in (1, 2, 3) if hasattr(block, f"bn{i}")]
@@ -191,11 +201,11 @@ def bench(
     fuse_bn: bool = False,
 ) -> Row:
     torch.manual_seed(0)
-    model = build(variant, cfg)
+    channels_last = fmt == "channels_last_3d"
+    model = build(variant, cfg, channels_last=channels_last)
     if fuse_bn:
-        model = fuse_conv_bn(model)
-    model = model.to(memory_format=FORMATS[fmt])
-    clip = torch.randn(cfg.clip_shape()).contiguous(memory_format=FORMATS[fmt])
+        model = fuse_conv_bn(model).to(memory_format=FORMATS[fmt])
+    clip = torch.randn(cfg.clip_shape())  # contiguous, as a data loader gives it
     seconds = time_iterations(make_step(model, clip, backward), warmup, repeats)
     flops = count_flops(variant, cfg, backward)
     gflops = flops / seconds / 1e9
@@ -217,8 +227,8 @@ def bench(
 def profile(variant: str, cfg: Config, fmt: str, backward: bool, rows: int) -> str:
     """``torch.profiler`` table of the ops with the most self CPU time, one iteration."""
     torch.manual_seed(0)
-    model = build(variant, cfg).to(memory_format=FORMATS[fmt])
-    clip = torch.randn(cfg.clip_shape()).contiguous(memory_format=FORMATS[fmt])
+    model = build(variant, cfg, channels_last=fmt == "channels_last_3d")
+    clip = torch.randn(cfg.clip_shape())
     step = make_step(model, clip, backward)
     step()
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
