@@ -1,14 +1,16 @@
-"""Speed and memory of the region-graph layers against a dense batched reference (jd730/STRG style).
+"""Speed and memory of the region-graph layers against the paper's equations in dense batched form.
 
 Five sections, printed as one table (``--json PATH`` writes the same rows):
 
-* ``layer``: ``SpaceTimeGCN`` (similarity + spatial-temporal branches, 3 layers, d -> d -> d)
-  forward + backward, against the same function written as jd730/STRG's ``rgcn_models.py`` does
-  it: every graph a ``[B, M, M]`` adjacency (M = T*K nodes per video) and ``torch.bmm``. The
+* ``layer``: ``SpaceTimeGCN`` with its defaults (similarity + spatial-temporal branches, 3
+  layers, d -> d -> d, one similarity graph shared by the layers, LayerNorm + ReLU after every
+  convolution, no bias) forward + backward, against the paper's equations in dense form
+  (``DenseReference``): every graph a ``[B, M, M]`` adjacency (M = T*K nodes per video) and
+  ``torch.bmm``, as the unofficial reimplementation jd730/STRG (``rgcn_models.py``) writes it. The
   reference reuses the model's parameters and its output is checked equal to the model's before
   timing. It is handed its front/back adjacency precomputed (built by the loop below, outside the
   timed region); ``SpaceTimeGCN`` builds its IoU graph inside ``forward``, so its time includes
-  graph construction. Target at the paper size: time ratio <= 1.0.
+  graph construction. Target at the paper and the large size: time ratio <= 1.0.
 * ``branch``: each branch of the paper-size layer alone (``graphs=(g,)``), the same comparison:
   where the ``layer`` row's time goes.
 * ``st-memory``: the spatial-temporal branch alone (``graphs=("spatial_temporal",)``) against its
@@ -136,7 +138,7 @@ def loop_st_graph(rois: Tensor, iou_threshold: float = 0.0) -> tuple[Tensor, Ten
     IoU as torchvision computes it (jd730 adds +1 to widths, a pixel convention), IoU > threshold."""
     b, t, k, _ = rois.shape
     m = t * k
-    front = torch.zeros(b, m, m)
+    front = rois.new_zeros(b, m, m)
     for step in range(t - 1):
         for i in range(k):
             iou = box_iou(rois[:, step, i : i + 1], rois[:, step + 1])[:, 0]  # [B, K]
@@ -149,34 +151,44 @@ def loop_st_graph(rois: Tensor, iou_threshold: float = 0.0) -> tuple[Tensor, Ten
 
 
 class DenseReference(torch.nn.Module):
-    """The function ``SpaceTimeGCN`` computes (branch form), written with ``[B, M, M]`` adjacency
-    matrices and ``torch.bmm`` as jd730/STRG writes it, on the model's own parameters.
+    """The paper's GCN (Wang & Gupta, ECCV 2018, sec. 3.3-3.4) written with ``[B, M, M]`` adjacency
+    matrices and ``torch.bmm``, in the branch form, on the model's own parameters:
 
-    Like jd730 every video is padded to M = T*K nodes (all are full here). The similarity graph is
-    the masked softmax of ``bmm(phi(X), phi'(X)^T)``; the spatial-temporal term is
-    ``bmm(G_front, X W_f) + bmm(G_back, X W_b)``."""
+    * one similarity graph ``G = softmax(bmm(phi(X), phi'(X)^T))`` from the input features,
+      shared by the three layers of the similarity branch;
+    * the spatial-temporal branch ``bmm(G_front, H W_f) + bmm(G_back, H W_b)``;
+    * ``ReLU(LayerNorm(.))`` after every graph convolution; no bias (``Z = GXW``).
+
+    Like jd730/STRG (an unofficial reimplementation) every video is padded to M = T*K nodes (all
+    are full here). It mirrors ``SpaceTimeGCN``'s defaults (``similarity="shared"``, ``norm=True``,
+    ``bias=False``) and refuses any other configuration."""
 
     def __init__(self, model: SpaceTimeGCN) -> None:
         super().__init__()
-        if model.joint or model.residual:
-            raise ValueError("DenseReference mirrors the branch form without residual")
+        if model.joint or model.residual or model.bias or not model.norm:
+            raise ValueError("DenseReference mirrors the default branch form (norm, no bias)")
+        if model.similarity != "shared" or not set(model.graphs) <= {"similarity", "spatial_temporal"}:
+            raise ValueError("DenseReference mirrors the shared similarity and spatial-temporal graphs")
         self.model = model
 
     def forward(self, x: Tensor, front: Tensor, back: Tensor) -> Tensor:  # x [B, M, d]
         model = self.model
+        if "similarity" in model.graphs:
+            graph = model.edge_builders["similarity"].graph
+            sim = torch.bmm(F.linear(x, graph.phi.weight), F.linear(x, graph.phi_prime.weight).transpose(1, 2))
+            g = torch.softmax(sim, dim=-1)
         total = 0
         for name in model.graphs:
             h = x
             for depth in range(model.num_layers):
                 conv = model.layers[depth][name]
                 if name == "similarity":
-                    sim = torch.bmm(conv.phi(h), conv.phi_prime(h).transpose(1, 2))
-                    out = torch.bmm(torch.softmax(sim, dim=-1), conv.lin(h))
+                    out = torch.bmm(g, F.linear(h, conv.lin.weight))
                 else:
-                    out = torch.bmm(front, conv.lin_front(h)) + torch.bmm(back, conv.lin_back(h))
-                h = out + conv.bias
-                if depth < model.num_layers - 1:
-                    h = F.relu(h)
+                    out = torch.bmm(front, F.linear(h, conv.lin_front.weight))
+                    out = out + torch.bmm(back, F.linear(h, conv.lin_back.weight))
+                ln = model.norms[depth][name]
+                h = F.relu(F.layer_norm(out, ln.normalized_shape, ln.weight, ln.bias, ln.eps))
             total = total + h
         return total
 
@@ -260,9 +272,12 @@ def bench_layer(
         return ref(xd, front, back)
 
     with torch.no_grad():
-        diff = (ours() - dense().reshape(-1, d)).abs().max().item()
-    if diff > 1e-3:
-        raise AssertionError(f"SpaceTimeGCN and the dense reference disagree by {diff:.2e}")
+        expected = dense().reshape(-1, d)
+        diff = (ours() - expected).abs().max().item()
+    # float32 sums of d=512 products in another order: a few ulps of the output's magnitude
+    tol = 1e-4 * max(1.0, expected.abs().max().item())
+    if diff > tol:
+        raise AssertionError(f"SpaceTimeGCN and the dense reference disagree by {diff:.2e} > {tol:.1e}")
     run_ours, run_ref = fwd_bwd(model, ours), fwd_bwd(model, dense)
     ours_ms, ref_ms = paired_median_ms(run_ours, run_ref, repeats)
     edges = space_time_graph(inp["box"], inp["frame"], inp["batch"]).edge_index.size(1)
@@ -274,7 +289,7 @@ def bench_layer(
     return Row(
         section, size.name, what, ours_ms, ref_ms, ours_ms / ref_ms,
         peak_mb(run_ours), peak_mb(run_ref), size.nodes, edges, size.videos * m * m,
-        "time <= 1.0x at paper size" if met is not None else "", met,
+        "time <= 1.0x" if met is not None else "", met,
     )  # fmt: skip
 
 
@@ -439,7 +454,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
     real = not args.quick
     rows = [
         bench_layer(paper, repeats, args.seed, target=real),
-        bench_layer(large, repeats, args.seed),
+        bench_layer(large, repeats, args.seed, target=real),
     ]
     rows += [bench_layer(paper, repeats, args.seed, graphs=(g,)) for g in ("similarity", "spatial_temporal")]  # fmt: skip
     rows += [bench_st_memory(s, repeats, args.seed) for s in scaling]

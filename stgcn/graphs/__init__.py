@@ -10,6 +10,7 @@ from stgcn.graphs.edges import (
     space_time_iou,
 )
 from stgcn.graphs.laplacian import eigs, laplacian, laplacian_spectrum, normalized_adjacency
+from stgcn.graphs.nodes import top_k_per_frame
 from stgcn.graphs.video_graph import (
     CATEGORY,
     HAND_TRACK,
@@ -35,4 +36,5 @@ __all__ = [
     "laplacian",
     "laplacian_spectrum",
     "normalized_adjacency",
+    "top_k_per_frame",
 ]

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn.conv import MessagePassing
 
-from stgcn.layers.attention import complete_graph_attention, dense_attention, edge_attention_weights
+from stgcn.layers.attention import (
+    complete_graph_attention,
+    complete_graph_weights,
+    dense_attention,
+    edge_attention_weights,
+)
 
 MODES = ("embedded_gaussian", "gaussian", "dot_product", "concatenation")
 
@@ -37,8 +43,12 @@ class NonLocalGraphConv(MessagePassing):
       :math:`b = \mathbf{w}_{f,\phi}^\top \phi` so no :math:`N \times N \times 2d` tensor
       is built.
 
-    As in the paper the dot products are not scaled by :math:`1/\sqrt{d}` (the authors'
-    released code has an optional ``USE_SCALE``; it is not the paper's equation).
+    ``scale=False`` follows the paper's equations: the dot products are not scaled. The
+    authors' released code (facebookresearch/video-nonlocal-net, ``lib/models/nonlocal_helper.py``)
+    multiplies :math:`\theta^\top\phi` by :math:`d_{inner}^{-1/2}` before the softmax when
+    ``cfg.NONLOCAL.USE_SCALE`` is set; ``scale=True`` does the same (with :math:`d_{inner}` the
+    size of the dot product: ``inter_channels``, or ``C`` for ``"gaussian"``). Only the softmax
+    modes take it, as in that code.
     :math:`N` is the number of nodes of the video on the dense path and the in-degree of
     node :math:`i` on the sparse path, so both agree on the complete graph (self pairs
     included).
@@ -62,10 +72,18 @@ class NonLocalGraphConv(MessagePassing):
             authors' released code; the paper's Sec. 3.3 trick. Node inputs have no grid, so
             :meth:`forward` ignores it.
         bias: biases in :math:`\theta, \phi, g, W_z`.
+        scale: multiply the dot product by :math:`d_{inner}^{-1/2}` before the softmax (the
+            released code's ``USE_SCALE``); softmax modes only.
+
+    The attention weights are computed once: on the sparse path per edge in ``edge_update()``
+    (as PyG's ``GATConv``), on the dense path as one batched matrix.
+    ``return_attention_weights=True`` makes :meth:`forward` return ``(z, (edge_index, alpha))``
+    with ``alpha[e]`` the normalised weight :math:`f(\mathbf{x}_i, \mathbf{x}_j)/\mathcal{C}`
+    of edge ``j -> i``; on the dense path ``edge_index`` is the complete graph of each video.
 
     Shapes:
         - :meth:`forward`: ``x`` ``[N, C]``, ``edge_index`` ``[2, E]`` or ``None``,
-          ``batch`` ``[N]`` or ``None`` -> ``[N, C]``.
+          ``batch`` ``[N]`` or ``None`` -> ``[N, C]`` (or ``([N, C], ([2, E], [E]))``).
         - :meth:`forward_grid`: ``[B, C, T, H, W]`` -> ``[B, C, T, H, W]``.
     """
 
@@ -77,10 +95,15 @@ class NonLocalGraphConv(MessagePassing):
         norm: bool = True,
         subsample: bool = False,
         bias: bool = True,
+        scale: bool = False,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"NonLocalGraphConv: mode must be one of {MODES}, got {mode!r}")
         softmax = mode in ("gaussian", "embedded_gaussian")
+        if scale and not softmax:
+            raise ValueError(
+                f"NonLocalGraphConv: scale applies to the softmax modes only, got mode={mode!r}"
+            )
         super().__init__(aggr="add" if softmax else "mean", node_dim=0)
         inter_channels = in_channels // 2 if inter_channels is None else inter_channels
         if inter_channels < 1:
@@ -94,6 +117,9 @@ class NonLocalGraphConv(MessagePassing):
         self.subsample = subsample
         self.score = "concat" if mode == "concatenation" else "dot"
         self.normalize = "softmax" if softmax else "mean"
+        self.scale = scale
+        dot_size = in_channels if mode == "gaussian" else inter_channels
+        self.score_scale = dot_size**-0.5 if scale else 1.0
 
         embedded = mode != "gaussian"
         self.theta = nn.Linear(in_channels, inter_channels, bias=bias) if embedded else None
@@ -136,8 +162,12 @@ class NonLocalGraphConv(MessagePassing):
         return z
 
     def forward(
-        self, x: Tensor, edge_index: Tensor | None = None, batch: Tensor | None = None
-    ) -> Tensor:
+        self,
+        x: Tensor,
+        edge_index: Tensor | None = None,
+        batch: Tensor | None = None,
+        return_attention_weights: bool = False,
+    ) -> Tensor | tuple[Tensor, tuple[Tensor, Tensor]]:
         """Non-local block on node features.
 
         Args:
@@ -146,9 +176,10 @@ class NonLocalGraphConv(MessagePassing):
                 video (self pairs included) on the dense path.
             batch: ``[N]`` sorted video index of each node; ``None`` means one video. Only
                 the dense path reads it (on the sparse path the edges say who talks to whom).
+            return_attention_weights: also return ``(edge_index, alpha)``.
 
         Returns:
-            ``[N, C]``.
+            ``[N, C]``, or ``(z, (edge_index [2, E], alpha [E]))``.
         """
         if x.dim() != 2 or x.size(-1) != self.in_channels:
             raise ValueError(
@@ -156,25 +187,44 @@ class NonLocalGraphConv(MessagePassing):
                 f"got {list(x.shape)}"
             )
         query, key, value = self._query_key_value(x, x)
-        if edge_index is None:
-            y = complete_graph_attention(query, key, value, batch, self.score, self.normalize)
+        weights = None
+        if edge_index is None and return_attention_weights:
+            attention = complete_graph_weights(
+                query, key, batch, self.score, self.normalize, self.score_scale
+            )
+            y = attention.propagate(value)
+            weights = attention.edges()
+        elif edge_index is None:
+            # Without a request for the weights, the fused path (SDPA or associativity for
+            # "mean") never materialises them.
+            y = complete_graph_attention(
+                query, key, value, batch, self.score, self.normalize, self.score_scale
+            )
         else:
-            y = self.propagate(edge_index, query=query, key=key, value=value)
-        return x + self._transform(y)
+            alpha = self.edge_updater(edge_index, query=query, key=key)
+            y = self.propagate(edge_index, value=value, alpha=alpha)
+            if return_attention_weights:
+                if self.normalize == "mean":
+                    # aggr="mean" divides by the in-degree inside propagate: report the
+                    # weight the message really gets.
+                    target = edge_index[1]
+                    deg = torch.bincount(target, minlength=x.size(0)).clamp(min=1)
+                    alpha = alpha / deg[target].to(alpha.dtype)
+                weights = edge_index, alpha
+        z = x + self._transform(y)
+        if weights is not None:
+            return z, weights
+        return z
 
-    def message(
-        self,
-        query_i: Tensor,
-        key_j: Tensor,
-        value_j: Tensor,
-        index: Tensor,
-        ptr: Tensor | None,
-        size_i: int | None,
+    def edge_update(
+        self, query_i: Tensor, key_j: Tensor, index: Tensor, ptr: Tensor | None, size_i: int | None
     ) -> Tensor:
-        weight = edge_attention_weights(
-            query_i, key_j, index, ptr, size_i, self.score, self.normalize
+        return edge_attention_weights(
+            query_i, key_j, index, ptr, size_i, self.score, self.normalize, self.score_scale
         )
-        return weight.unsqueeze(-1) * value_j
+
+    def message(self, value_j: Tensor, alpha: Tensor) -> Tensor:
+        return alpha.unsqueeze(-1) * value_j
 
     def forward_grid(self, x: Tensor) -> Tensor:
         r"""Non-local block on a feature map, each batch element one video of ``T*H*W`` nodes.
@@ -199,9 +249,10 @@ class NonLocalGraphConv(MessagePassing):
             kv = F.max_pool3d(x, kernel_size=(1, 2, 2), stride=(1, 2, 2), ceil_mode=True)
         kv = kv.flatten(2).transpose(1, 2)
         query, key, value = self._query_key_value(nodes, kv)
-        y = dense_attention(query, key, value, None, self.score, self.normalize)
+        y = dense_attention(query, key, value, None, self.score, self.normalize, self.score_scale)
         z = self._transform(y)  # [B, THW, C]
         return x + z.transpose(1, 2).reshape(x.shape)
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}({self.in_channels}, mode={self.mode})"
+        extra = ", scale=True" if self.scale else ""
+        return f"{self.__class__.__name__}({self.in_channels}, mode={self.mode}{extra})"

@@ -21,7 +21,7 @@ class SpatialTemporalGraphConv(MessagePassing):
     .. math::
         G^{front}_{ij} = \frac{\sigma_{ij}}{\sum_k \sigma_{ik}}, \qquad
         G^{back}_{ji} = \frac{\sigma_{ij}}{\sum_k \sigma_{kj}}, \qquad
-        Z = G^{front} X W_f + G^{back} X W_b (+ \mathbf{b}),
+        Z = G^{front} X W_f + G^{back} X W_b \;(+ \mathbf{b}),
 
     where :math:`\sigma_{ij}` is the IoU of box i at frame t with box j at frame t+1 of the same
     video: a node hears the boxes it overlaps in the next frame through :math:`W_f` and those in
@@ -40,7 +40,8 @@ class SpatialTemporalGraphConv(MessagePassing):
     Args:
         in_channels: node feature size :math:`d`.
         out_channels: output size.
-        bias: add a learned bias :math:`\mathbf{b}`.
+        bias: add a learned bias :math:`\mathbf{b}` (not in the paper's :math:`Z = GXW`, hence
+            off by default).
 
     Shapes:
         ``x`` ``[N, in_channels]``; ``edge_index`` ``[2, E]`` (row 0: i at t, row 1: j at t+1);
@@ -51,7 +52,7 @@ class SpatialTemporalGraphConv(MessagePassing):
     # Both paths' arguments: the fused CSR path reads only x, the edge-list path also weight.
     propagate_type = {"x": Tensor, "weight": OptTensor}
 
-    def __init__(self, in_channels: int, out_channels: int, bias: bool = True) -> None:
+    def __init__(self, in_channels: int, out_channels: int, bias: bool = False) -> None:
         super().__init__(aggr="add", node_dim=0)
         self.in_channels = in_channels
         self.out_channels = out_channels

@@ -114,7 +114,7 @@ def test_permutation_equivariance(sparse):
 @pytest.mark.parametrize("sparse", [False, True])
 def test_gradients_reach_phi_and_phi_prime(sparse):
     torch.manual_seed(0)
-    m = SimilarityGraphConv(IN, OUT)  # default initialisation
+    m = SimilarityGraphConv(IN, OUT, bias=True)  # default initialisation
     x = features(len(BATCH), dtype=torch.float32)
     edge_index = all_pairs(BATCH) if sparse else None
     (m(x, edge_index, BATCH) * torch.randn(len(BATCH), OUT)).sum().backward()

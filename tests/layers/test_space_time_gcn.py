@@ -13,6 +13,8 @@ from stgcn.layers import SpaceTimeGCN
 IN, HID, OUT = 6, 5, 4
 BOTH = ("similarity", "spatial_temporal")
 ALL = ("similarity", "spatial_temporal", "non_local")
+# The form before the fidelity review: a graph per layer, ReLU between layers only, biases.
+OLD = {"similarity": "per_layer", "norm": False, "bias": True}
 
 
 def dense_st(box, frame, batch):
@@ -77,7 +79,7 @@ def data(
 
 def make(dtype=torch.float32, seed: int = 0, **kwargs) -> SpaceTimeGCN:
     torch.manual_seed(seed)
-    kwargs = {"in_channels": IN, "hidden_channels": HID, "out_channels": OUT, **kwargs}
+    kwargs = {"in_channels": IN, "hidden_channels": HID, "out_channels": OUT, **OLD, **kwargs}
     model = SpaceTimeGCN(**kwargs).to(dtype)
     with torch.no_grad():
         for name, p in model.named_parameters():
