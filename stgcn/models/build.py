@@ -74,7 +74,11 @@ class ModelConfig:
     Graph (``*_gcn``): ``region_channels`` node size after the 1x1x1 conv (512);
     ``gcn_hidden``/``gcn_out`` sizes (default ``region_channels``); ``gcn_layers`` (3);
     ``gcn_graphs`` (("similarity", "spatial_temporal")); ``iou_threshold`` (0.0);
-    ``gcn_dropout`` (0.0); ``gcn_residual``; ``gcn_joint``.
+    ``gcn_dropout`` (0.0); ``gcn_residual``; ``gcn_joint``; the paper's GCN by default:
+    ``gcn_similarity`` ("shared": one similarity graph from the node features, used by every
+    layer; "per_layer": a graph per layer), ``gcn_norm`` (True: LayerNorm + ReLU after every
+    graph convolution), ``gcn_bias`` (False: Z = GXW). See
+    :class:`~stgcn.layers.SpaceTimeGCN`.
     """
 
     depth: str | int = "r50"
@@ -84,7 +88,7 @@ class ModelConfig:
     frames: int | None = None
     inflate_from: Mapping[str, Tensor] | str | Path | None = None
     in_channels: int = 3
-    nonlocal_scale: bool | float = True
+    nonlocal_scale: bool = True
     channels_last: bool = True
     global_feature: str = "reduced"
     max_boxes_per_frame: int | None = None
@@ -97,6 +101,9 @@ class ModelConfig:
     gcn_dropout: float = 0.0
     gcn_residual: bool = False
     gcn_joint: bool = False
+    gcn_similarity: str = "shared"
+    gcn_norm: bool = True
+    gcn_bias: bool = False
 
     @property
     def depth_name(self) -> str:
@@ -155,6 +162,9 @@ def _strg(kind: str, graph: bool = True) -> Callable[[int, ModelConfig], nn.Modu
             dropout=cfg.gcn_dropout,
             residual=cfg.gcn_residual,
             joint=cfg.gcn_joint,
+            similarity=cfg.gcn_similarity,
+            norm=cfg.gcn_norm,
+            bias=cfg.gcn_bias,
         )
         return STRG(backbone, gcn, num_classes, region, dropout, global_feature=cfg.global_feature)
 

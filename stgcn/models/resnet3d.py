@@ -33,7 +33,6 @@ Nothing is downloaded: weights are loaded by the caller (see ``inflate_2d_weight
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
@@ -192,13 +191,13 @@ class ResNet3D(nn.Module):
         temporal_pool: the 2x1x1 max-pool after res2.
         nonlocal_mode, nonlocal_subsample: passed to ``NonLocalGraphConv`` (``mode``,
             ``subsample`` = 1x2x2 max-pool on the phi/g side, as in the non-local paper).
-        nonlocal_scale: the factor on :math:`\theta^\top\phi` before the softmax of every
-            non-local block. ``True`` (default): :math:`1/\sqrt{d_{inner}}`, what the authors'
-            released code does (facebookresearch/video-nonlocal-net,
-            ``lib/models/nonlocal_helper.py``, ``spacetime_nonlocal``: ``model.Scale(theta_phi,
-            theta_phi, scale=dim_inner**-.5)`` under ``cfg.NONLOCAL.USE_SCALE``, which
-            ``lib/core/config.py`` sets to ``True``); ``False``: unscaled, the paper's eq. (6);
-            a float: that factor.
+        nonlocal_scale: scale :math:`\theta^\top\phi` by :math:`1/\sqrt{d_{inner}}` before the
+            softmax of every non-local block (``NonLocalGraphConv(scale=...)``). ``True``
+            (default) follows the authors' released code, facebookresearch/video-nonlocal-net:
+            ``lib/models/nonlocal_helper.py`` (``spacetime_nonlocal``) multiplies the affinity
+            by ``dim_inner**-.5`` when ``cfg.NONLOCAL.USE_SCALE`` is set, and
+            ``lib/core/config.py`` sets it to ``True``. ``False`` is the paper's eq. (6),
+            unscaled. The non-softmax modes (dot product, concatenation) take no scale.
         zero_init_residual: zero the last BN scale of every block (Goyal et al.).
         in_channels: channels of the input clip: 3 for RGB, 2 for optical flow (x, y).
         stem: factory of the stem (see :data:`StemFactory`); default :func:`video_stem`.
@@ -232,7 +231,7 @@ class ResNet3D(nn.Module):
         temporal_pool: bool = True,
         nonlocal_mode: str = "embedded_gaussian",
         nonlocal_subsample: bool = True,
-        nonlocal_scale: bool | float = True,
+        nonlocal_scale: bool = True,
         zero_init_residual: bool = False,
         in_channels: int = 3,
         stem: StemFactory = video_stem,
@@ -392,13 +391,11 @@ class ResNet3D(nn.Module):
         return self.takes_graph
 
 
-def _nonlocal_block(
-    channels: int, mode: str, subsample: bool, scale: bool | float
-) -> NonLocalGraphConv:
-    """A backbone non-local block; ``scale`` as :class:`ResNet3D`'s ``nonlocal_scale``."""
-    inter = channels // 2
-    factor = (1.0 / math.sqrt(inter) if scale else 1.0) if isinstance(scale, bool) else scale
-    return NonLocalGraphConv(channels, mode=mode, subsample=subsample, scale=factor)
+def _nonlocal_block(channels: int, mode: str, subsample: bool, scale: bool) -> NonLocalGraphConv:
+    """A backbone non-local block; ``scale`` as :class:`ResNet3D`'s ``nonlocal_scale`` (only the
+    softmax modes take a scale, as in the released code)."""
+    softmax = mode in ("embedded_gaussian", "gaussian")
+    return NonLocalGraphConv(channels, mode=mode, subsample=subsample, scale=scale and softmax)
 
 
 def _r18_kernels(kernels: Sequence[Sequence[int]]) -> tuple[tuple[int, ...], ...]:

@@ -331,3 +331,21 @@ def test_channels_last_weights_and_same_output() -> None:
         torch.testing.assert_close(feats, want, rtol=1e-9, atol=1e-9 * want.abs().max().item())
         logits, want = fast(clip), plain(clip)
         torch.testing.assert_close(logits, want, rtol=1e-9, atol=1e-9 * want.abs().max().item())
+
+
+def test_nonlocal_scale_follows_the_released_code_by_default() -> None:
+    """The backbone's non-local blocks scale theta^T phi by 1/sqrt(d_inner) (video-nonlocal-net's
+    USE_SCALE) unless ``nonlocal_scale=False`` (the paper's eq. 6); modes without a softmax take
+    no scale."""
+
+    def blocks(model: ResNet3D) -> list[NonLocalGraphConv]:
+        return [m for m in model.modules() if isinstance(m, NonLocalGraphConv)]
+
+    default = blocks(i3d_nl_r18(num_classes=5, width=8))
+    assert len(default) == 2 and all(b.scale for b in default)
+    assert [b.score_scale for b in default] == [b.inter_channels**-0.5 for b in default]
+    assert not any(
+        b.scale for b in blocks(i3d_nl_r18(num_classes=5, width=8, nonlocal_scale=False))
+    )
+    dot = blocks(i3d_nl_r18(num_classes=5, width=8, nonlocal_mode="dot_product"))
+    assert len(dot) == 2 and not any(b.scale for b in dot)

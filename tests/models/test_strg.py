@@ -190,3 +190,14 @@ def test_box_cap_reaches_the_region_reader() -> None:
     model = build_model("i3d_gcn", num_classes=3, max_boxes_per_frame=50, **TINY)
     assert model.region.max_boxes_per_frame == 50
     assert build_model("i3d_roi", num_classes=3, **TINY).region.max_boxes_per_frame is None
+
+
+def test_gcn_follows_the_paper_by_default_with_the_options_kept() -> None:
+    model = build_model("i3d_gcn", num_classes=3, **TINY)
+    assert (model.gcn.similarity, model.gcn.norm, model.gcn.bias) == ("shared", True, False)
+    old = build_model(
+        "i3d_gcn", num_classes=3, gcn_similarity="per_layer", gcn_norm=False, gcn_bias=True,
+        global_feature="backbone", **TINY,
+    )  # fmt: skip
+    assert (old.gcn.similarity, old.gcn.norm, old.gcn.bias) == ("per_layer", False, True)
+    assert old.global_feature == "backbone"
