@@ -80,3 +80,13 @@ def test_channels_last_rows_build_the_channels_last_model(backbone) -> None:
     w = fast.stem.conv1.weight
     assert fast.channels_last and w.is_contiguous(memory_format=torch.channels_last_3d)
     assert not plain.channels_last and plain.stem.conv1.weight.is_contiguous()
+
+
+def test_sizes_of_the_table4_models(backbone, capsys: pytest.CaptureFixture) -> None:
+    """``--sizes --quick``: every Table-4 model, the graph models larger than the plain I3D."""
+    backbone.main(["--sizes", "--quick", "--boxes-per-frame", "3"])
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("| i3d")]
+    rows = {ln.split(" | ")[0][2:]: ln.split(" | ") for ln in lines}
+    assert list(rows) == ["i3d", "i3d_nl", "i3d_roi", "i3d_gcn", "i3d_nl_gcn"]
+    params = {k: int(v[1].replace(",", "")) for k, v in rows.items()}
+    assert params["i3d"] < params["i3d_roi"] < params["i3d_gcn"] < params["i3d_nl_gcn"]
