@@ -32,21 +32,21 @@ class STRG(nn.Module):
     (2048 -> 512 in the paper). The graph branch is the mean of the GCN's node outputs per video
     (:meth:`SpaceTimeGCN.readout`, a zero vector for a video without boxes).
 
-    **The global feature** (``global_feature``). The paper average-pools "the whole
-    T x H x W x d video representation" to obtain a global feature of the same d dimensions as the
-    GCN feature, then concatenates the two. Two readings of "the video representation":
+    **The global feature** (``global_feature``). The paper (Sec. 4.1) average-pools the whole
+    T x H x W x d video representation to obtain a global feature of the same dimension d as the
+    GCN feature, then concatenates the two. Two readings of which map that is:
 
     * ``"reduced"`` (default): :math:`\mathrm{avgpool}(F_r)`, the d-dim map the nodes are read
       from, as in the equation above. This is the reading the default follows, because it is the
-      only one that gives "the same d-dimensional feature as the GCN feature" the paper asks for
-      (d = 512 there), and it is what the public reimplementation jd730/STRG does (``strg.py``:
+      only one that gives a global feature of the GCN feature's size d, as the paper asks
+      (d = 512 there), and it is what the unofficial reimplementation jd730/STRG does (``strg.py``:
       the ``reducer`` conv runs before ``avg_pool``); the classifier then sees 2d inputs.
     * ``"backbone"``: :math:`\mathrm{avgpool}(F)`, the backbone's own C-dim map (2048 for R50),
       as a plain I3D would pool it; the classifier sees C + d inputs. This is what this package
       did before, kept as an option.
 
     Dropout (0.3) is applied to the global feature only. jd730/STRG, an unofficial
-    reimplementation (the authors released no STRG code), uses the same rate.
+    reimplementation and not the authors' code, uses the same rate (on both pooled features).
 
     With ``gcn=None`` the graph branch is the mean of the RoIAlign node features themselves,
     :math:`\tfrac{1}{N_b}\sum_{n \in b} X_n`: the same boxes and features with no graph
