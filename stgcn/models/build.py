@@ -63,7 +63,7 @@ class ModelConfig:
     ``in_channels`` of the clip (3 RGB, 2 optical flow); ``nonlocal_scale`` of the backbone's
     non-local blocks (``True``: :math:`1/\sqrt{d_{inner}}` as the authors' released code,
     ``False``: the paper's unscaled equation; see :class:`~stgcn.models.ResNet3D`);
-    ``channels_last`` (True): weights and clips in ``torch.channels_last_3d``, 1.5-2x faster
+    ``channels_last`` (True): weights and clips in ``torch.channels_last_3d``, 1.4-1.6x faster
     for R50 at 32x224^2 on the reference CPU (``benchmarks/backbone.py``).
 
     Regions (``*_gcn``, ``i3d_roi``): ``global_feature`` ("reduced": the average-pooled d-dim
