@@ -7,11 +7,20 @@ backward is counted the same way), and the achieved GFLOP/s is given as a fracti
 measured fp32 peak: the best of a large matmul and a large 3x3 oneDNN convolution, both timed in the
 same run with the same thread count (on some CPUs oneDNN's convolutions run well above the BLAS
 matmul, so a matmul alone would understate the peak and give fractions above 100%). Each variant runs in both memory
-formats (contiguous NCDHW and ``channels_last_3d``) unless ``--memory-format`` picks one.
+formats (contiguous NCDHW and ``channels_last_3d``) unless ``--memory-format`` picks one. The
+channels_last_3d rows build the backbone with ``channels_last=True`` (what ``build_model`` does by
+default) and feed it the contiguous clip a data loader gives, so the clip's conversion inside
+``forward`` is timed too; the contiguous rows build it with ``channels_last=False``.
 
     python benchmarks/backbone.py                      # full table (minutes on a laptop CPU)
     python benchmarks/backbone.py --profile --json backbone.json
     python benchmarks/backbone.py --quick              # tiny widths/sizes: checks the script runs
+    python benchmarks/backbone.py --sizes              # Table-4 models: parameters and GMACs only
+
+``--sizes`` prints, instead of timings, the parameters and GMACs of ``build_model``'s Table-4 models
+(174 classes, R50) at the paper's 32x224^2 with ``--boxes-per-frame`` boxes on every input frame
+(50: the paper's proposal count), counted by ``FlopCounterMode`` in eval mode on the CPU (the region
+graph needs real box values, so not on the meta device). These figures are deterministic.
 
 Only the model call is timed (and ``loss.backward()`` for forward+backward); clips are random.
 Forward runs in eval mode under ``torch.inference_mode``; forward+backward in train mode.
@@ -87,8 +96,58 @@ class Row:
     fraction_of_peak: float
 
 
-def build(variant: str, cfg: Config, num_classes: int = 400) -> ResNet3D:
-    return VARIANTS[variant](num_classes=num_classes, width=cfg.width, res5_stride=cfg.res5_stride)
+def build(
+    variant: str, cfg: Config, num_classes: int = 400, channels_last: bool = False
+) -> ResNet3D:
+    return VARIANTS[variant](
+        num_classes=num_classes,
+        width=cfg.width,
+        res5_stride=cfg.res5_stride,
+        channels_last=channels_last,
+    )
+
+
+TABLE4 = ("i3d", "i3d_nl", "i3d_roi", "i3d_gcn", "i3d_nl_gcn")
+
+
+def model_sizes(cfg: Config, boxes_per_frame: int, num_classes: int = 174) -> list[dict]:
+    """Parameters and GMACs of one clip for each ``build_model`` Table-4 model (R50 at ``cfg``),
+    the graph models with ``boxes_per_frame`` random boxes on each of the ``cfg.frames`` frames."""
+    from torch_geometric.data import Batch
+
+    from stgcn.graphs import VideoGraph
+    from stgcn.models import build_model
+
+    g = torch.Generator().manual_seed(0)
+    n = cfg.frames * boxes_per_frame
+    corner = torch.rand(n, 2, generator=g) * cfg.size * 0.6
+    extent = cfg.size * (0.1 + 0.2 * torch.rand(n, 2, generator=g))
+    graph = Batch.from_data_list(
+        [
+            VideoGraph(
+                box=torch.cat([corner, corner + extent], 1),
+                frame=torch.arange(cfg.frames).repeat_interleave(boxes_per_frame),
+                num_frames=cfg.frames,
+            )
+        ]
+    )
+    clip = torch.randn(1, 3, cfg.frames, cfg.size, cfg.size, generator=g)
+    rows = []
+    for name in TABLE4:
+        torch.manual_seed(0)
+        model = build_model(
+            name, num_classes, depth="r50", width=cfg.width, frames=cfg.frames
+        ).eval()
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(clip, graph if model.takes_graph else None)
+        rows.append(
+            {
+                "model": name,
+                "params": count_parameters(model),
+                "gmacs": counter.get_total_flops() / 2e9,
+            }
+        )
+    return rows
 
 
 def count_flops(variant: str, cfg: Config, backward: bool) -> int:
@@ -143,7 +202,7 @@ def time_iterations(step: Callable[[], None], warmup: int, repeats: int) -> floa
 def fuse_conv_bn(model: ResNet3D) -> ResNet3D:
     """Fold every eval-mode BatchNorm3d into the conv before it (inference only), in place."""
     model.eval()
-    pairs = [(model, "conv1", "bn1")]
+    pairs = [(model.stem, "conv1", "bn1")]
     for block in (b for layer in (model.layer1, model.layer2, model.layer3, model.layer4)
                   for b in layer):  # fmt: skip
         pairs += [(block, f"conv{i}", f"bn{i}") for i in (1, 2, 3) if hasattr(block, f"bn{i}")]
@@ -185,11 +244,11 @@ def bench(
     fuse_bn: bool = False,
 ) -> Row:
     torch.manual_seed(0)
-    model = build(variant, cfg)
+    channels_last = fmt == "channels_last_3d"
+    model = build(variant, cfg, channels_last=channels_last)
     if fuse_bn:
-        model = fuse_conv_bn(model)
-    model = model.to(memory_format=FORMATS[fmt])
-    clip = torch.randn(cfg.clip_shape()).contiguous(memory_format=FORMATS[fmt])
+        model = fuse_conv_bn(model).to(memory_format=FORMATS[fmt])
+    clip = torch.randn(cfg.clip_shape())  # contiguous, as a data loader gives it
     seconds = time_iterations(make_step(model, clip, backward), warmup, repeats)
     flops = count_flops(variant, cfg, backward)
     gflops = flops / seconds / 1e9
@@ -211,8 +270,8 @@ def bench(
 def profile(variant: str, cfg: Config, fmt: str, backward: bool, rows: int) -> str:
     """``torch.profiler`` table of the ops with the most self CPU time, one iteration."""
     torch.manual_seed(0)
-    model = build(variant, cfg).to(memory_format=FORMATS[fmt])
-    clip = torch.randn(cfg.clip_shape()).contiguous(memory_format=FORMATS[fmt])
+    model = build(variant, cfg, channels_last=fmt == "channels_last_3d")
+    clip = torch.randn(cfg.clip_shape())
     step = make_step(model, clip, backward)
     step()
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
@@ -254,7 +313,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile-variant", default="i3d_r50", choices=list(VARIANTS))
     parser.add_argument("--json", default=None, help="write the rows and machine info here")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the script")
+    parser.add_argument(
+        "--sizes",
+        action="store_true",
+        help="only parameters and GMACs of the Table-4 models (build_model, R50, 32x224^2)",
+    )
+    parser.add_argument("--boxes-per-frame", type=int, default=50, help="boxes per frame (--sizes)")
     args = parser.parse_args(argv)
+
+    if args.sizes:
+        cfg = QUICK_PAPER if args.quick else PAPER
+        rows = model_sizes(cfg, args.boxes_per_frame)
+        print(
+            f"# Table-4 models, R50 width {cfg.width}, {cfg.frames}x{cfg.size}^2, 174 classes, "
+            f"{args.boxes_per_frame} boxes per frame; torch {torch.__version__}"
+        )
+        print("| model | parameters | GMACs/clip |\n|---|---|---|")
+        for r in rows:
+            print(f"| {r['model']} | {r['params']:,} | {r['gmacs']:.2f} |")
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"sizes": rows}, f, indent=2)
+        return
 
     if args.threads:
         torch.set_num_threads(args.threads)

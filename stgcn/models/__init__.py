@@ -1,26 +1,50 @@
-"""Whole networks: I3D/C2D ResNets, region features, STRG."""
+"""Whole networks: I3D/C2D ResNets, region features, STRG, and ``build_model`` for the named ones.
 
-from stgcn.models.build import MODELS, ModelConfig, build_model
+What users import::
+
+    from stgcn.models import build_model, ModelConfig, MODELS        # the paper's Table 4 models
+    from stgcn.models import ResNet3D, i3d_r50, video_stem, ...        # backbones, pluggable stem
+    from stgcn.models import STRG, RegionFeatures                      # the region-graph model
+    from stgcn.models import inflate_2d_weights, InflationReport       # 2D ImageNet -> 3D weights
+
+Every model has a ``takes_graph`` class attribute: whether ``forward(clip, graph)`` needs the
+region graph.
+"""
+
+from stgcn.models.build import BACKBONES, MODELS, ModelConfig, build_model
 from stgcn.models.complexity import count_gmacs, count_parameters
-from stgcn.models.inflate import InflationReport, inflate_2d_weights
+from stgcn.models.inflate import (
+    InflationReport,
+    cross_modality_kernel,
+    inflate_2d_weights,
+    inflate_kernel,
+)
 from stgcn.models.patchy_san import PatchySANNet
-from stgcn.models.region import RegionFeatures, feature_frames, roi_features
+from stgcn.models.region import RegionFeatures, feature_frames, node_batch, roi_features
 from stgcn.models.resnet3d import (
+    I3D_TEMPORAL_KERNELS,
+    NONLOCAL_POSITIONS,
     BasicBlock3D,
     Bottleneck3D,
     ResNet3D,
+    StemFactory,
     c2d_r18,
     c2d_r50,
     i3d_nl_r18,
     i3d_nl_r50,
     i3d_r18,
     i3d_r50,
+    video_stem,
 )
-from stgcn.models.strg import STRG
+from stgcn.models.strg import GLOBAL_FEATURES, STRG
 from stgcn.models.weights import freeze_backbone, init_from
 
 __all__ = [
+    "BACKBONES",
+    "GLOBAL_FEATURES",
+    "I3D_TEMPORAL_KERNELS",
     "MODELS",
+    "NONLOCAL_POSITIONS",
     "STRG",
     "BasicBlock3D",
     "Bottleneck3D",
@@ -29,11 +53,13 @@ __all__ = [
     "PatchySANNet",
     "RegionFeatures",
     "ResNet3D",
+    "StemFactory",
     "build_model",
     "c2d_r18",
     "c2d_r50",
     "count_gmacs",
     "count_parameters",
+    "cross_modality_kernel",
     "feature_frames",
     "freeze_backbone",
     "i3d_nl_r18",
@@ -42,5 +68,8 @@ __all__ = [
     "i3d_r50",
     "inflate_2d_weights",
     "init_from",
+    "inflate_kernel",
+    "node_batch",
     "roi_features",
+    "video_stem",
 ]

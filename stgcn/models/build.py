@@ -2,8 +2,9 @@
 
 A plain dict of builder functions, ``MODELS``; every model is called as
 ``model(clip [B, 3, T, H, W], graph: Batch | None = None) -> logits [B, num_classes]`` and has a
-``graph_required`` attribute (``True`` for the ``*_gcn`` and ``i3d_roi`` models, which need the
-boxes).
+``takes_graph`` class attribute (``True`` for the ``*_gcn`` and ``i3d_roi`` models, which need the
+boxes). The models keep their weights in ``channels_last_3d`` and convert the clip themselves
+(``channels_last=False`` turns it off): callers pass ordinary contiguous clips.
 
 =============  ==================================================================
 ``c2d``        C2D ResNet, global pooling
@@ -50,7 +51,7 @@ BACKBONES: dict[tuple[str, str], Callable[..., ResNet3D]] = {
 
 @dataclass
 class ModelConfig:
-    """What ``build_model`` accepts as keyword arguments.
+    r"""What ``build_model`` accepts as keyword arguments.
 
     Backbone: ``depth`` "r18" | "r50" (or 18 | 50); ``width`` stem channels (64; smaller for fast
     tests); ``res5_stride`` 1 (STRG: 224 -> 14x14; also what the paper's I3D baselines use, 153
@@ -58,12 +59,26 @@ class ModelConfig:
     models, 0.3 on the global branch of STRG); ``frames`` the clip length T the model will see,
     checked at build time to be a multiple of the temporal stride (2) and kept as
     ``model.num_frames``; ``inflate_from`` a torchvision 2D ResNet state dict (or a path to one)
-    to inflate into the backbone, the report kept as ``model.inflation_report``.
+    to inflate into the backbone, the report kept as ``model.inflation_report``;
+    ``in_channels`` of the clip (3 RGB, 2 optical flow); ``nonlocal_scale`` of the backbone's
+    non-local blocks (``True``: :math:`1/\sqrt{d_{inner}}` as the authors' released code,
+    ``False``: the paper's unscaled equation; see :class:`~stgcn.models.ResNet3D`);
+    ``channels_last`` (True): weights and clips in ``torch.channels_last_3d``, 1.4-1.6x faster
+    for R50 at 32x224^2 on the reference CPU (``benchmarks/backbone.py``).
+
+    Regions (``*_gcn``, ``i3d_roi``): ``global_feature`` ("reduced": the average-pooled d-dim
+    map the nodes are read from, the paper's reading; "backbone": the pooled C-dim backbone map;
+    see :class:`~stgcn.models.STRG`); ``max_boxes_per_frame`` (None: every box, right for
+    ground-truth boxes; the paper keeps 50 RPN proposals per frame, highest score first).
 
     Graph (``*_gcn``): ``region_channels`` node size after the 1x1x1 conv (512);
     ``gcn_hidden``/``gcn_out`` sizes (default ``region_channels``); ``gcn_layers`` (3);
     ``gcn_graphs`` (("similarity", "spatial_temporal")); ``iou_threshold`` (0.0);
-    ``gcn_dropout`` (0.0); ``gcn_residual``; ``gcn_joint``.
+    ``gcn_dropout`` (0.0); ``gcn_residual``; ``gcn_joint``; the paper's GCN by default:
+    ``gcn_similarity`` ("shared": one similarity graph from the node features, used by every
+    layer; "per_layer": a graph per layer), ``gcn_norm`` (True: LayerNorm + ReLU after every
+    graph convolution), ``gcn_bias`` (False: Z = GXW). See
+    :class:`~stgcn.layers.SpaceTimeGCN`.
     """
 
     depth: str | int = "r50"
@@ -72,6 +87,11 @@ class ModelConfig:
     dropout: float | None = None
     frames: int | None = None
     inflate_from: Mapping[str, Tensor] | str | Path | None = None
+    in_channels: int = 3
+    nonlocal_scale: bool = True
+    channels_last: bool = True
+    global_feature: str = "reduced"
+    max_boxes_per_frame: int | None = None
     region_channels: int = 512
     gcn_hidden: int | None = None
     gcn_out: int | None = None
@@ -81,6 +101,9 @@ class ModelConfig:
     gcn_dropout: float = 0.0
     gcn_residual: bool = False
     gcn_joint: bool = False
+    gcn_similarity: str = "shared"
+    gcn_norm: bool = True
+    gcn_bias: bool = False
 
     @property
     def depth_name(self) -> str:
@@ -92,7 +115,13 @@ class ModelConfig:
 
 def _backbone(kind: str, cfg: ModelConfig, num_classes: int | None, dropout: float) -> ResNet3D:
     model = BACKBONES[kind, cfg.depth_name](
-        num_classes=num_classes, width=cfg.width, res5_stride=cfg.res5_stride, dropout=dropout
+        num_classes=num_classes,
+        width=cfg.width,
+        res5_stride=cfg.res5_stride,
+        dropout=dropout,
+        in_channels=cfg.in_channels,
+        channels_last=cfg.channels_last,
+        nonlocal_scale=cfg.nonlocal_scale,
     )
     if cfg.frames is not None and (cfg.frames < 1 or cfg.frames % model.temporal_stride):
         raise ValueError(
@@ -113,11 +142,16 @@ def _strg(kind: str, graph: bool = True) -> Callable[[int, ModelConfig], nn.Modu
     def build(num_classes: int, cfg: ModelConfig) -> nn.Module:
         backbone = _backbone(kind, cfg, None, 0.0)
         dropout = 0.3 if cfg.dropout is None else cfg.dropout
+        region = RegionFeatures(
+            backbone.out_channels,
+            cfg.region_channels,
+            backbone.feature_stride,
+            max_boxes_per_frame=cfg.max_boxes_per_frame,
+        )
         if not graph:
-            region = RegionFeatures(
-                backbone.out_channels, cfg.region_channels, backbone.feature_stride
+            return STRG(
+                backbone, None, num_classes, region, dropout, global_feature=cfg.global_feature
             )
-            return STRG(backbone, None, num_classes, region=region, dropout=dropout)
         gcn = SpaceTimeGCN(
             cfg.region_channels,
             hidden_channels=cfg.gcn_hidden,
@@ -128,8 +162,11 @@ def _strg(kind: str, graph: bool = True) -> Callable[[int, ModelConfig], nn.Modu
             dropout=cfg.gcn_dropout,
             residual=cfg.gcn_residual,
             joint=cfg.gcn_joint,
+            similarity=cfg.gcn_similarity,
+            norm=cfg.gcn_norm,
+            bias=cfg.gcn_bias,
         )
-        return STRG(backbone, gcn, num_classes, dropout=dropout)
+        return STRG(backbone, gcn, num_classes, region, dropout, global_feature=cfg.global_feature)
 
     return build
 
@@ -148,7 +185,8 @@ def build_model(name: str, num_classes: int, **config: object) -> nn.Module:
     """The model ``name`` (a key of ``MODELS``) with ``num_classes`` outputs.
 
     ``config``: the fields of :class:`ModelConfig`. Returns a module called as
-    ``model(clip [B, 3, T, H, W], graph=None) -> [B, num_classes]``.
+    ``model(clip [B, in_channels, T, H, W], graph=None) -> [B, num_classes]``, with
+    ``model.takes_graph`` saying whether ``graph`` is needed.
     """
     if name not in MODELS:
         raise ValueError(f"build_model: unknown model {name!r}; choose from {sorted(MODELS)}")
@@ -158,6 +196,8 @@ def build_model(name: str, num_classes: int, **config: object) -> nn.Module:
         raise ValueError(f"build_model: unknown config keys {unknown}; known: {sorted(known)}")
     cfg = ModelConfig(**config)  # type: ignore[arg-type]
     model = MODELS[name](num_classes, cfg)
+    if cfg.channels_last:  # the parts outside the backbone too (STRG's 1x1x1 region conv)
+        model.to(memory_format=torch.channels_last_3d)
     model.num_frames = cfg.frames
     if cfg.inflate_from is not None:
         state = cfg.inflate_from

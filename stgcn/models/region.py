@@ -17,6 +17,11 @@ Projection rules (input clip [B, 3, T, H, W], feature map [B, C, T', H', W']):
 
 All boxes of the batch go through one ``roi_align`` call on the map reshaped to [B*T', C, H', W'],
 roi index ``b * T' + t``.
+
+Boxes per frame: ``max_boxes_per_frame`` keeps at most K boxes of each (video, feature frame), the
+highest ``score`` first, or the first K in file order when the graph has no scores
+(:func:`stgcn.graphs.top_k_per_frame`). The paper takes the top 50 RPN proposals per frame; the
+default keeps every box, which is what ground-truth boxes want.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
 from torchvision.ops import roi_align
 
+from stgcn.graphs import top_k_per_frame
 from stgcn.graphs.video_graph import VideoGraph
 
 _CARRIED = ("score", "category", "track")
@@ -109,6 +115,9 @@ class RegionFeatures(nn.Module):
         feature_stride: spatial stride of the feature map w.r.t. the input (16 with res5
             stride 1); ``spatial_scale = 1 / feature_stride``.
         output_size: RoIAlign grid before the max-pool.
+        max_boxes_per_frame: keep at most this many boxes per video and feature frame, highest
+            ``score`` first (file order without scores); ``None`` keeps all (ground-truth boxes).
+            The paper uses 50 RPN proposals per frame.
 
     Shapes: ``forward(features [B, C, T', H', W'], graph, num_frames=T)`` -> a
     ``VideoGraphBatch`` with ``x`` [K, d], ``box`` [K, 4] (input pixels), ``frame`` [K] (feature
@@ -123,8 +132,14 @@ class RegionFeatures(nn.Module):
         out_channels: int | None = 512,
         feature_stride: int = 16,
         output_size: int = 7,
+        max_boxes_per_frame: int | None = None,
     ) -> None:
         super().__init__()
+        if max_boxes_per_frame is not None and max_boxes_per_frame < 1:
+            raise ValueError(
+                f"RegionFeatures: max_boxes_per_frame must be >= 1 or None, got {max_boxes_per_frame}"
+            )
+        self.max_boxes_per_frame = max_boxes_per_frame
         self.in_channels = in_channels
         self.out_channels = out_channels or in_channels
         self.feature_stride = feature_stride
@@ -141,7 +156,18 @@ class RegionFeatures(nn.Module):
                 f"RegionFeatures: features must be [B, {self.in_channels}, T', H', W'], "
                 f"got {list(features.shape)}"
             )
-        num_videos, t_feat = features.size(0), features.size(2)
+        return self.read(self.reduce(features), graph, num_frames)
+
+    def read(self, reduced: Tensor, graph: Data, num_frames: int) -> Batch:
+        """The nodes of :meth:`forward` from the map after the 1x1x1 conv,
+        ``reduced`` [B, out_channels, T', H', W'] (the map STRG also pools for its global
+        feature, so the conv runs once)."""
+        if reduced.dim() != 5 or reduced.size(1) != self.out_channels:
+            raise ValueError(
+                f"RegionFeatures.read: the reduced map must be [B, {self.out_channels}, T', H', "
+                f"W'], got {list(reduced.shape)}"
+            )
+        num_videos, t_feat = reduced.size(0), reduced.size(2)
         box, frame = graph.box, graph.frame
         if box is None or frame is None:
             raise ValueError("RegionFeatures: the graph needs box [N, 4] and frame [N]")
@@ -164,36 +190,52 @@ class RegionFeatures(nn.Module):
                 )
         keep, frame_feat = feature_frames(frame, num_frames, t_feat)
         keep_idx = keep.nonzero().flatten()
+        if self.max_boxes_per_frame is not None:
+            score = graph.get("score")
+            top = top_k_per_frame(
+                frame_feat[keep_idx],
+                self.max_boxes_per_frame,
+                score=None if score is None else score[keep_idx],
+                batch=batch[keep_idx],
+            )
+            keep_idx = keep_idx[top]
         batch = batch[keep_idx]
         frame_feat = frame_feat[keep_idx]
         box = box[keep_idx]
         x = roi_features(
-            self.reduce(features), box, frame_feat, batch, 1.0 / self.feature_stride,
-            self.output_size,
-        )  # fmt: skip
+            reduced, box, frame_feat, batch, 1.0 / self.feature_stride, self.output_size
+        )
         carried = {k: graph[k][keep_idx] for k in _CARRIED if isinstance(graph.get(k), Tensor)}
         return node_batch(num_videos, batch, t_feat, x=x, box=box, frame=frame_feat, **carried)
 
     def __repr__(self) -> str:
+        cap = (
+            ""
+            if self.max_boxes_per_frame is None
+            else f", max_boxes_per_frame={self.max_boxes_per_frame}"
+        )
         return (
             f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, "
-            f"feature_stride={self.feature_stride}, output_size={self.output_size})"
+            f"feature_stride={self.feature_stride}, output_size={self.output_size}{cap})"
         )
 
 
 def node_batch(num_videos: int, batch: Tensor, num_frames: int, **node_attrs: Tensor) -> Batch:
-    """A ``VideoGraphBatch`` from flat node tensors (``batch`` [K] sorted, 0..num_videos-1),
-    as ``Batch.from_data_list`` would build it, without splitting into per-video graphs.
-    ``num_frames`` is stored per video. The slice bookkeeping is filled so that
-    ``to_data_list()`` / ``get_example()`` work; videos without nodes keep their place."""
-    counts = torch.bincount(batch, minlength=num_videos)
-    ptr = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
-    out = Batch(_base_cls=VideoGraph, **node_attrs)
-    out.batch = batch
-    out.ptr = ptr
-    out.num_frames = torch.full((num_videos,), num_frames, dtype=torch.long, device=batch.device)
-    out._num_graphs = num_videos
-    per_video = torch.arange(num_videos + 1)
-    out._slice_dict = {**{k: ptr.cpu() for k in node_attrs}, "num_frames": per_video}
-    out._inc_dict = {k: torch.zeros(num_videos, dtype=torch.long) for k in out._slice_dict}
-    return out
+    """A ``VideoGraphBatch`` from flat node tensors: what ``Batch.from_data_list`` gives for the
+    per-video ``VideoGraph`` s that the rows of ``batch`` [K] (sorted, 0..num_videos-1) describe.
+
+    Each ``node_attrs`` tensor has K rows; ``num_frames`` is stored per video. Videos without nodes
+    keep their place, so ``to_data_list()`` / ``get_example()`` work as on any PyG batch.
+    """
+    counts = torch.bincount(batch, minlength=num_videos).tolist()
+    parts = {k: v.split(counts) for k, v in node_attrs.items()}
+    graphs = []
+    for i, n in enumerate(counts):
+        # the argument-free constructor is the one PyG's own collate uses: the rows come from a
+        # batch that was checked when it was built, so they are not validated again here
+        g = VideoGraph(num_frames=num_frames)
+        for k, v in parts.items():
+            g[k] = v[i]
+        g.num_nodes = n
+        graphs.append(g)
+    return Batch.from_data_list(graphs)

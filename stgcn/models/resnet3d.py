@@ -1,10 +1,12 @@
-"""3D ResNets for video: I3D, C2D and non-local I3D.
+r"""3D ResNets for video: I3D, C2D and non-local I3D.
 
 One configurable :class:`ResNet3D` and a few-line builder per variant, after the non-local paper
 (Wang, Girshick, Gupta & He, *Non-local Neural Networks*, CVPR 2018, Table 1) and PySlowFast's
 ``I3D_8x8_R50`` / ``I3D_NLN_8x8_R50`` / ``C2D_8x8_R50`` configs:
 
-- stem: conv 5x7x7 (C2D: 1x7x7), stride (1, 2, 2), BN, ReLU, max-pool 1x3x3 stride (1, 2, 2);
+- stem (:func:`video_stem`, pluggable as in torchvision's ``VideoResNet``): conv 5x7x7 (C2D: 1x7x7),
+  stride (1, 2, 2), BN, ReLU, max-pool 1x3x3 stride (1, 2, 2); ``in_channels`` is 3 for RGB, 2 for
+  optical flow (x, y), or any other count;
 - a temporal max-pool 2x1x1, stride (2, 1, 1), after res2 (``layer1``);
 - temporal kernel sizes per residual block, ``I3D_TEMPORAL_KERNELS``:
   res2 [3, 3, 3], res3 [3, 1, 3, 1], res4 [3, 1, 3, 1, 3, 1], res5 [1, 3, 1]. In a bottleneck the
@@ -15,14 +17,15 @@ One configurable :class:`ResNet3D` and a few-line builder per variant, after the
   (every other block, 5 in all; PySlowFast ``NONLOCAL.LOCATION: [[[]], [[1, 3]], [[1, 3, 5]], [[]]]``).
   For R18 the same rule gives res3 {1} and res4 {1}. The block is
   :class:`stgcn.layers.non_local.NonLocalGraphConv` on its dense grid path, so there is one copy of
-  the non-local math in the package;
+  the non-local math in the package. Its affinities are scaled by ``nonlocal_scale``, default
+  :math:`1/\sqrt{d_{inner}}` as in the authors' released code (see :class:`ResNet3D`);
 - ``res5_stride`` sets the spatial stride of res5: 2 as in ResNet (224 -> 7x7), 1 in STRG (224 -> 14x14);
 - temporal padding is zeros, as in PySlowFast: frames within the receptive field of a clip border see
   zeros. (This is why the "boring video" check in the tests compares interior frames.)
 
-Module names follow torchvision's ``ResNet`` (``conv1``, ``bn1``, ``layer1``..``layer4``,
+Module names follow torchvision's ``ResNet`` (``stem.conv1``, ``stem.bn1``, ``layer1``..``layer4``,
 ``downsample``, ``fc``) so :func:`stgcn.models.inflate.inflate_2d_weights` maps a torchvision state dict
-one to one. A non-local block lives inside the block it follows, as ``layerK.i.nonlocal_block``, so
+one to one (the ``stem.`` prefix dropped). A non-local block lives inside the block it follows, as ``layerK.i.nonlocal_block``, so
 it does not shift the block indices.
 
 Nothing is downloaded: weights are loaded by the caller (see ``inflate_2d_weights``).
@@ -30,8 +33,10 @@ Nothing is downloaded: weights are loaded by the caller (see ``inflate_2d_weight
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 
+import torch
 from torch import Tensor, nn
 
 from stgcn.layers.non_local import NonLocalGraphConv
@@ -137,10 +142,39 @@ class Bottleneck3D(nn.Module):
 
 
 Block = type[BasicBlock3D] | type[Bottleneck3D]
+StemFactory = Callable[[int, int, int], nn.Module]
+"""``stem(in_channels, out_channels, temporal_kernel) -> nn.Module``: [B, in, T, H, W] ->
+[B, out, T, H/4, W/4]."""
+
+
+def video_stem(in_channels: int, out_channels: int, temporal_kernel: int) -> nn.Sequential:
+    """The ResNet stem inflated to video: conv k x 7 x 7 stride (1, 2, 2), BN, ReLU, max-pool
+    1 x 3 x 3 stride (1, 2, 2) (k = ``temporal_kernel``; 5 in I3D, 1 in C2D).
+
+    [B, in_channels, T, H, W] -> [B, out_channels, T, H/4, W/4]. The children are named as in
+    torchvision's ``ResNet`` (``conv1``, ``bn1``, ``relu``, ``maxpool``), so 2D weights map to
+    ``stem.conv1`` / ``stem.bn1`` by name.
+    """
+    conv = nn.Conv3d(
+        in_channels,
+        out_channels,
+        kernel_size=(temporal_kernel, 7, 7),
+        stride=(1, 2, 2),
+        padding=(temporal_kernel // 2, 3, 3),
+        bias=False,
+    )
+    return nn.Sequential(
+        OrderedDict(
+            conv1=conv,
+            bn1=nn.BatchNorm3d(out_channels),
+            relu=nn.ReLU(inplace=True),
+            maxpool=nn.MaxPool3d(kernel_size=(1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
+        )
+    )
 
 
 class ResNet3D(nn.Module):
-    """A 3D ResNet (I3D / C2D / NL-I3D), laid out like torchvision's ``ResNet``.
+    r"""A 3D ResNet (I3D / C2D / NL-I3D), laid out like torchvision's ``ResNet``.
 
     Args:
         block: :class:`Bottleneck3D` (R50) or :class:`BasicBlock3D` (R18).
@@ -157,15 +191,31 @@ class ResNet3D(nn.Module):
         temporal_pool: the 2x1x1 max-pool after res2.
         nonlocal_mode, nonlocal_subsample: passed to ``NonLocalGraphConv`` (``mode``,
             ``subsample`` = 1x2x2 max-pool on the phi/g side, as in the non-local paper).
+        nonlocal_scale: scale :math:`\theta^\top\phi` by :math:`1/\sqrt{d_{inner}}` before the
+            softmax of every non-local block (``NonLocalGraphConv(scale=...)``). ``True``
+            (default) follows the authors' released code, facebookresearch/video-nonlocal-net:
+            ``lib/models/nonlocal_helper.py`` (``spacetime_nonlocal``) multiplies the affinity
+            by ``dim_inner**-.5`` when ``cfg.NONLOCAL.USE_SCALE`` is set, and
+            ``lib/core/config.py`` sets it to ``True``. ``False`` is the paper's eq. (6),
+            unscaled. The non-softmax modes (dot product, concatenation) take no scale.
         zero_init_residual: zero the last BN scale of every block (Goyal et al.).
+        in_channels: channels of the input clip: 3 for RGB, 2 for optical flow (x, y).
+        stem: factory of the stem (see :data:`StemFactory`); default :func:`video_stem`.
+            It must reduce space by 4 and keep time, as the default does (``feature_stride``
+            assumes it).
+        channels_last: keep the weights in ``torch.channels_last_3d`` and convert the input
+            clip to it in :meth:`forward_features`, so callers need not. On the reference CPU
+            (oneDNN) R50 at 32x224^2 ran at 45.9-64.6 % of peak in channels_last_3d against
+            29.6-35.8 % contiguous (``benchmarks/backbone.py``); :func:`stgcn.models.build_model`
+            turns it on by default.
 
-    Shapes: clip [B, 3, T, H, W] -> :meth:`forward_features` [B, C, T/2, H/16 or H/32, ...]
-    -> :meth:`forward` [B, num_classes]. ``feature_stride`` and ``temporal_stride`` give the
+    Shapes: clip [B, in_channels, T, H, W] -> :meth:`forward_features` [B, C, T/2, H/16 or H/32,
+    ...] -> :meth:`forward` [B, num_classes]. ``feature_stride`` and ``temporal_stride`` give the
     strides of the feature map with respect to the input clip; ``out_channels`` is C.
     """
 
-    graph_required = False
     takes_graph = False
+    """Whether ``forward`` needs the region graph: the one flag the engine reads."""
 
     def __init__(
         self,
@@ -181,7 +231,11 @@ class ResNet3D(nn.Module):
         temporal_pool: bool = True,
         nonlocal_mode: str = "embedded_gaussian",
         nonlocal_subsample: bool = True,
+        nonlocal_scale: bool = True,
         zero_init_residual: bool = False,
+        in_channels: int = 3,
+        stem: StemFactory = video_stem,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         if len(layers) != 4 or len(temporal_kernels) != 4 or len(nonlocal_positions) != 4:
@@ -203,21 +257,15 @@ class ResNet3D(nn.Module):
                 )
         if res5_stride not in (1, 2):
             raise ValueError(f"ResNet3D: res5_stride must be 1 or 2, got {res5_stride}")
+        if in_channels < 1:
+            raise ValueError(f"ResNet3D: in_channels must be >= 1, got {in_channels}")
 
+        self.in_channels = in_channels
         self.nonlocal_mode = nonlocal_mode
         self.nonlocal_subsample = nonlocal_subsample
+        self.nonlocal_scale = nonlocal_scale
         self.inplanes = width
-        self.conv1 = nn.Conv3d(
-            3,
-            width,
-            kernel_size=(stem_temporal_kernel, 7, 7),
-            stride=(1, 2, 2),
-            padding=(stem_temporal_kernel // 2, 3, 3),
-            bias=False,
-        )
-        self.bn1 = nn.BatchNorm3d(width)
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool3d(kernel_size=(1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
+        self.stem = stem(in_channels, width, stem_temporal_kernel)
         self.temporal_pool = (
             nn.MaxPool3d(kernel_size=(2, 1, 1), stride=(2, 1, 1))
             if temporal_pool
@@ -240,6 +288,9 @@ class ResNet3D(nn.Module):
         )
         self.num_classes = num_classes
         self.reset_parameters(zero_init_residual)
+        self.channels_last = channels_last
+        if channels_last:
+            self.to(memory_format=torch.channels_last_3d)
 
     def _make_layer(
         self,
@@ -260,10 +311,11 @@ class ResNet3D(nn.Module):
         for i in range(blocks):
             nl = None
             if i in nonlocal_positions:
-                nl = NonLocalGraphConv(
+                nl = _nonlocal_block(
                     planes * block.expansion,
-                    mode=self.nonlocal_mode,
-                    subsample=self.nonlocal_subsample,
+                    self.nonlocal_mode,
+                    self.nonlocal_subsample,
+                    self.nonlocal_scale,
                 )
             layers.append(
                 block(
@@ -301,19 +353,24 @@ class ResNet3D(nn.Module):
                 nn.init.zeros_(m.bn2.weight)
 
     def forward_features(self, clip: Tensor) -> Tensor:
-        """Clip [B, 3, T, H, W] -> feature map [B, C, T', H', W'].
+        """Clip [B, in_channels, T, H, W] -> feature map [B, C, T', H', W'].
 
         T' = T // ``temporal_stride``; H' = H / ``feature_stride`` when H is a multiple of 32.
+        With ``channels_last`` the clip is converted here and the map comes out channels-last.
         """
-        if clip.dim() != 5 or clip.shape[1] != 3:
-            raise ValueError(f"ResNet3D: expected a clip [B, 3, T, H, W], got {tuple(clip.shape)}")
+        if clip.dim() != 5 or clip.shape[1] != self.in_channels:
+            raise ValueError(
+                f"ResNet3D: expected a clip [B, {self.in_channels}, T, H, W], "
+                f"got {tuple(clip.shape)}"
+            )
         if clip.shape[2] < self.temporal_stride:
             raise ValueError(
                 f"ResNet3D: a clip of {clip.shape[2]} frame(s) is shorter than the temporal "
                 f"stride {self.temporal_stride}"
             )
-        x = self.maxpool(self.relu(self.bn1(self.conv1(clip))))
-        x = self.temporal_pool(self.layer1(x))
+        if self.channels_last:
+            clip = clip.contiguous(memory_format=torch.channels_last_3d)
+        x = self.temporal_pool(self.layer1(self.stem(clip)))
         x = self.layer2(x)
         x = self.layer3(x)
         return self.layer4(x)
@@ -323,9 +380,16 @@ class ResNet3D(nn.Module):
         return self.avgpool(features).flatten(1)
 
     def forward(self, clip: Tensor, graph: object | None = None) -> Tensor:
-        """Clip [B, 3, T, H, W] -> logits [B, num_classes] (pooled [B, C] if ``num_classes`` is
-        None). ``graph`` is accepted for the common model interface and ignored."""
+        """Clip [B, in_channels, T, H, W] -> logits [B, num_classes] (pooled [B, C] if
+        ``num_classes`` is None). ``graph`` is accepted for the common model interface and ignored."""
         return self.fc(self.dropout(self.pool(self.forward_features(clip))))
+
+
+def _nonlocal_block(channels: int, mode: str, subsample: bool, scale: bool) -> NonLocalGraphConv:
+    """A backbone non-local block; ``scale`` as :class:`ResNet3D`'s ``nonlocal_scale`` (only the
+    softmax modes take a scale, as in the released code)."""
+    softmax = mode in ("embedded_gaussian", "gaussian")
+    return NonLocalGraphConv(channels, mode=mode, subsample=subsample, scale=scale and softmax)
 
 
 def _r18_kernels(kernels: Sequence[Sequence[int]]) -> tuple[tuple[int, ...], ...]:
@@ -425,10 +489,12 @@ __all__ = [
     "ResNet3D",
     "I3D_TEMPORAL_KERNELS",
     "NONLOCAL_POSITIONS",
+    "StemFactory",
     "c2d_r18",
     "c2d_r50",
     "i3d_nl_r18",
     "i3d_nl_r50",
     "i3d_r18",
     "i3d_r50",
+    "video_stem",
 ]

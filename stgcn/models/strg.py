@@ -14,19 +14,39 @@ from stgcn.layers.space_time_gcn import SpaceTimeGCN
 from stgcn.models.region import RegionFeatures
 from stgcn.models.resnet3d import ResNet3D
 
+GLOBAL_FEATURES = ("reduced", "backbone")
+"""What :class:`STRG` average-pools for its global feature (see its docstring)."""
+
 
 class STRG(nn.Module):
     r"""Space-time region graph classifier (Wang & Gupta, ECCV 2018).
 
     .. math::
         F = \mathrm{backbone}(\text{clip}), \quad
-        X = \mathrm{RoIAlign}(W_r * F, \text{boxes}), \quad
-        \text{logits} = W_c \big[\mathrm{dropout}(\mathrm{avgpool}(F)) \,\|\,
+        F_r = W_r * F, \quad
+        X = \mathrm{RoIAlign}(F_r, \text{boxes}), \quad
+        \text{logits} = W_c \big[\mathrm{dropout}(\mathrm{avgpool}(F_r)) \,\|\,
             \tfrac{1}{N_b} \textstyle\sum_{n \in b} \mathrm{GCN}(X)_n\big] + c
 
-    The global branch is the backbone's average-pooled map (dropout 0.3, as in the authors'
-    public stub); the graph branch is the mean of the GCN's node outputs per video
+    with :math:`W_r` the 1x1x1 conv that reduces the backbone's map to the node size d
+    (2048 -> 512 in the paper). The graph branch is the mean of the GCN's node outputs per video
     (:meth:`SpaceTimeGCN.readout`, a zero vector for a video without boxes).
+
+    **The global feature** (``global_feature``). The paper (Sec. 4.1) average-pools the whole
+    T x H x W x d video representation to obtain a global feature of the same dimension d as the
+    GCN feature, then concatenates the two. Two readings of which map that is:
+
+    * ``"reduced"`` (default): :math:`\mathrm{avgpool}(F_r)`, the d-dim map the nodes are read
+      from, as in the equation above. This is the reading the default follows, because it is the
+      only one that gives a global feature of the GCN feature's size d, as the paper asks
+      (d = 512 there), and it is what the unofficial reimplementation jd730/STRG does (``strg.py``:
+      the ``reducer`` conv runs before ``avg_pool``); the classifier then sees 2d inputs.
+    * ``"backbone"``: :math:`\mathrm{avgpool}(F)`, the backbone's own C-dim map (2048 for R50),
+      as a plain I3D would pool it; the classifier sees C + d inputs. This is what this package
+      did before, kept as an option.
+
+    Dropout (0.3) is applied to the global feature only. jd730/STRG, an unofficial
+    reimplementation and not the authors' code, uses the same rate (on both pooled features).
 
     With ``gcn=None`` the graph branch is the mean of the RoIAlign node features themselves,
     :math:`\tfrac{1}{N_b}\sum_{n \in b} X_n`: the same boxes and features with no graph
@@ -41,16 +61,17 @@ class STRG(nn.Module):
         num_classes: outputs of the joint classifier.
         region: node reader; default ``RegionFeatures(backbone.out_channels, gcn.in_channels,
             backbone.feature_stride)`` (the 1x1x1 conv 2048 -> 512 of the paper). Required when
-            ``gcn`` is ``None``.
+            ``gcn`` is ``None``. Its ``max_boxes_per_frame`` caps the nodes per frame.
         dropout: dropout on the global feature.
+        global_feature: ``"reduced"`` or ``"backbone"``, see above.
 
-    Shapes: ``forward(clip [B, 3, T, H, W], graph)`` -> ``[B, num_classes]``, with ``graph`` a
+    Shapes: ``forward(clip [B, C_in, T, H, W], graph)`` -> ``[B, num_classes]``, with ``graph`` a
     PyG ``Batch`` of B ``VideoGraph`` skeletons (``box`` [N, 4] in clip pixels, ``frame`` [N] in
     0..T-1). Boxes are read on feature frames as :mod:`stgcn.models.region` documents.
     """
 
-    graph_required = True
     takes_graph = True
+    """Whether ``forward`` needs the region graph: the one flag the engine reads."""
 
     def __init__(
         self,
@@ -59,8 +80,13 @@ class STRG(nn.Module):
         num_classes: int,
         region: RegionFeatures | None = None,
         dropout: float = 0.3,
+        global_feature: str = "reduced",
     ) -> None:
         super().__init__()
+        if global_feature not in GLOBAL_FEATURES:
+            raise ValueError(
+                f"STRG: global_feature must be one of {GLOBAL_FEATURES}, got {global_feature!r}"
+            )
         if region is None:
             if gcn is None:
                 raise ValueError("STRG: without a GCN, pass the region reader (region=...)")
@@ -73,12 +99,16 @@ class STRG(nn.Module):
                 f"{node_channels}"
             )
         graph_channels = region.out_channels if gcn is None else gcn.out_channels
+        global_channels = (
+            region.out_channels if global_feature == "reduced" else backbone.out_channels
+        )
         backbone.fc = nn.Identity()
         self.backbone = backbone
         self.region = region
         self.gcn = gcn
+        self.global_feature = global_feature
         self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(backbone.out_channels + graph_channels, num_classes)
+        self.fc = nn.Linear(global_channels + graph_channels, num_classes)
         self.num_classes = num_classes
 
     def forward(self, clip: Tensor, graph: Data | None = None) -> Tensor:
@@ -89,11 +119,12 @@ class STRG(nn.Module):
                 "boxes (box in clip pixels, frame 0..T-1); the *_gcn models cannot run without boxes"
             )
         features = self.backbone.forward_features(clip)
-        pooled = self.dropout(self.backbone.pool(features))
-        nodes = self.region(features, graph, num_frames=clip.size(2))
+        reduced = self.region.reduce(features)
+        pooled = self.backbone.pool(reduced if self.global_feature == "reduced" else features)
+        nodes = self.region.read(reduced, graph, num_frames=clip.size(2))
         if self.gcn is None:
             graph_feature = global_mean_pool(nodes.x, nodes.batch, size=clip.size(0))
         else:
             h = self.gcn(nodes.x, nodes.box, nodes.frame, nodes.batch)
             graph_feature = self.gcn.readout(h, nodes.batch, clip.size(0))
-        return self.fc(torch.cat([pooled, graph_feature], dim=1))
+        return self.fc(torch.cat([self.dropout(pooled), graph_feature], dim=1))

@@ -133,7 +133,7 @@ def test_evaluate_multiview_and_stage_two(smoke: tuple[Path, str]) -> None:
     assert run["init_from"]["loaded"] > 0 and run["init_from"]["frozen_parameters"] > 0
     trained = load_checkpoint(stage2 / "runs" / "i3d_gcn-seed0" / "checkpoint.pt")
     source = load_checkpoint(ck)["model"]
-    frozen = [k for k in source if k.startswith("conv1.")]
+    frozen = [k for k in source if k.startswith("stem.conv1.")]
     assert frozen
     for k in frozen:
         match = [t for t in trained["model"] if t.endswith(k)]

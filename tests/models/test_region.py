@@ -162,3 +162,46 @@ def test_low_precision_map_keeps_roi_indices_exact() -> None:
     )  # fmt: skip
     assert got.dtype == torch.bfloat16
     assert got[:, 0].tolist() == (steps % 7).float().tolist()
+
+
+def test_max_boxes_per_frame_keeps_the_top_scored_boxes() -> None:
+    """At most K boxes per (video, feature frame): the K highest scores, or the first K in file
+    order when the graph has no scores. Kept nodes stay in file order."""
+    torch.manual_seed(3)
+    t_in, k = 4, 2
+    feats = torch.randn(2, 3, t_in // 2, 4, 4)
+    # video 0: 4 boxes on frame 0, 1 on frame 2, 3 on frame 1 (dropped: odd frame);
+    # video 1: 3 boxes on frame 2
+    frame0 = torch.tensor([0, 0, 2, 0, 1, 1, 1, 0])
+    score0 = torch.tensor([0.1, 0.9, 0.5, 0.3, 0.99, 0.98, 0.97, 0.8])
+    frame1 = torch.tensor([2, 2, 2])
+    score1 = torch.tensor([0.2, 0.7, 0.4])
+    boxes0 = torch.rand(8, 2) * 20
+    boxes1 = torch.rand(3, 2) * 20
+    graphs = [
+        VideoGraph(box=torch.cat([boxes0, boxes0 + 10], 1), frame=frame0, score=score0),
+        VideoGraph(box=torch.cat([boxes1, boxes1 + 10], 1), frame=frame1, score=score1),
+    ]
+    capped = RegionFeatures(3, None, feature_stride=STRIDE, max_boxes_per_frame=k)
+    nodes = capped(feats, Batch.from_data_list(graphs), num_frames=t_in)
+    # frame 0 of video 0: scores 0.1, 0.9, 0.3, 0.8 -> 0.9 (box 1) and 0.8 (box 7); frame 2: box 2;
+    # video 1: 0.7 (box 1) and 0.4 (box 2)
+    assert nodes.score.tolist() == pytest.approx([0.9, 0.5, 0.8, 0.7, 0.4])
+    assert nodes.batch.tolist() == [0, 0, 0, 1, 1]
+    want_box = torch.cat([graphs[0].box[[1, 2, 7]], graphs[1].box[[1, 2]]])
+    torch.testing.assert_close(nodes.box, want_box)
+    everything = RegionFeatures(3, None, feature_stride=STRIDE)(
+        feats, Batch.from_data_list(graphs), num_frames=t_in
+    )
+    assert everything.num_nodes == 5 + 3  # uncapped: every box on an even frame
+    keep = [1, 2, 4, 6, 7]  # rows of the uncapped output the cap keeps
+    torch.testing.assert_close(nodes.x, everything.x[keep])
+
+    # no scores: the first K boxes of each frame, in file order
+    plain = [VideoGraph(box=g.box, frame=g.frame) for g in graphs]
+    first = capped(feats, Batch.from_data_list(plain), num_frames=t_in)
+    torch.testing.assert_close(
+        first.box, torch.cat([graphs[0].box[[0, 1, 2]], graphs[1].box[[0, 1]]])
+    )
+    with pytest.raises(ValueError, match="max_boxes_per_frame"):
+        RegionFeatures(3, None, max_boxes_per_frame=0)

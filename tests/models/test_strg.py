@@ -31,11 +31,12 @@ def test_every_model_gives_logits(name: str) -> None:
     model = build_model(name, num_classes=5, frames=T, **TINY).eval()
     clip = torch.randn(2, 3, T, SIZE, SIZE)
     graph = _graph([torch.tensor([0.0, 0, 16, 16]), torch.tensor([8.0, 8, 30, 30])])
-    assert model.graph_required == (name.endswith("_gcn") or name == "i3d_roi")
-    assert isinstance(model, STRG if model.graph_required else ResNet3D)
+    assert model.takes_graph == (name.endswith("_gcn") or name == "i3d_roi")
+    assert type(model).takes_graph is model.takes_graph  # a class attribute, one per model class
+    assert isinstance(model, STRG if model.takes_graph else ResNet3D)
     with torch.no_grad():
         assert model(clip, graph).shape == (2, 5)
-        if not model.graph_required:
+        if not model.takes_graph:
             torch.testing.assert_close(model(clip), model(clip, graph))
 
 
@@ -44,7 +45,13 @@ def test_strg_structure() -> None:
     assert model.region.in_channels == 256 and model.region.out_channels == 32
     assert model.region.feature_stride == 16  # res5 stride 1 by default, as in STRG
     assert model.gcn.in_channels == 32 and model.gcn.num_layers == 3
-    assert model.fc.in_features == 256 + 32 and model.fc.out_features == 7
+    # the global feature is the pooled 32-d reduced map, the same size as the GCN feature
+    assert model.global_feature == "reduced"
+    assert model.fc.in_features == 32 + 32 and model.fc.out_features == 7
+    backbone_global = build_model(
+        "i3d_gcn", num_classes=7, depth=50, width=8, region_channels=32, global_feature="backbone"
+    )
+    assert backbone_global.fc.in_features == 256 + 32
     assert model.dropout.p == 0.3
     assert sum(m.__class__.__name__ == "NonLocalGraphConv" for m in model.backbone.modules()) == 5
 
@@ -69,6 +76,10 @@ def test_strg_errors() -> None:
         build_model("i3d", num_classes=3, depth="r101")
     with pytest.raises(ValueError, match="multiple"):
         build_model("i3d", num_classes=3, frames=7, **TINY)
+    with pytest.raises(ValueError, match="global_feature"):
+        build_model("i3d_gcn", num_classes=3, global_feature="both", **TINY)
+    with pytest.raises(ValueError, match=r"\[B, 3, T, H, W\]"):
+        model(torch.randn(1, 2, T, SIZE, SIZE), _graph([torch.tensor([0.0, 0, 8, 8])]))
 
 
 def test_video_without_boxes_uses_global_branch_only() -> None:
@@ -79,18 +90,24 @@ def test_video_without_boxes_uses_global_branch_only() -> None:
     full = VideoGraph(box=torch.tensor([[0.0, 0, 16, 16]]).repeat(T, 1), frame=torch.arange(T))
     with torch.no_grad():
         logits = model(clip, Batch.from_data_list([empty, full]))
-        pooled = model.backbone.pool(model.backbone.forward_features(clip))
+        reduced = model.region.reduce(model.backbone.forward_features(clip))
+        pooled = reduced.mean(dim=(2, 3, 4))
     zeros = torch.zeros(1, model.gcn.out_channels)
-    torch.testing.assert_close(logits[0:1], model.fc(torch.cat([pooled[0:1], zeros], 1)))
+    want = model.fc(torch.cat([pooled[0:1], zeros], 1))
+    torch.testing.assert_close(logits[0:1], want, rtol=1e-5, atol=1e-5 * want.abs().max().item())
 
 
-def test_roi_ablation_is_strg_without_the_graph() -> None:
+@pytest.mark.parametrize("global_feature", ["reduced", "backbone"])
+def test_roi_ablation_is_strg_without_the_graph(global_feature: str) -> None:
     """``i3d_roi``: the same backbone, boxes and RoIAlign nodes as ``i3d_gcn``, mean-pooled per
-    video with no graph: logits = fc([avgpool(F) || mean_n X_n])."""
+    video with no graph: logits = fc([avgpool(G) || mean_n X_n]), G = W_r * F ("reduced") or F
+    ("backbone"). In float64, so the tolerance is far below any real difference."""
     torch.manual_seed(0)
-    model = build_model("i3d_roi", num_classes=4, frames=T, **TINY).eval()
-    assert model.gcn is None and model.fc.in_features == model.backbone.out_channels + 16
-    clip = torch.randn(3, 3, T, SIZE, SIZE)
+    model = build_model("i3d_roi", num_classes=4, frames=T, global_feature=global_feature, **TINY)
+    model = model.double().eval()
+    global_channels = 16 if global_feature == "reduced" else model.backbone.out_channels
+    assert model.gcn is None and model.fc.in_features == global_channels + 16
+    clip = torch.randn(3, 3, T, SIZE, SIZE, dtype=torch.float64)
     boxes = [torch.tensor([0.0, 0, 16, 16]), torch.tensor([8.0, 4, 30, 20])]
     graph = Batch.from_data_list(
         [
@@ -99,13 +116,17 @@ def test_roi_ablation_is_strg_without_the_graph() -> None:
             VideoGraph(box=boxes[1].repeat(T, 1), frame=torch.arange(T)),
         ]
     )  # fmt: skip
+    graph.box = graph.box.double()
     with torch.no_grad():
         logits = model(clip, graph)
         features = model.backbone.forward_features(clip)
         nodes = model.region(features, graph, num_frames=T)
-        pooled = model.backbone.pool(features)
-    means = torch.stack([nodes.x[nodes.batch == b].mean(0) if (nodes.batch == b).any() else torch.zeros(16) for b in range(3)])  # fmt: skip
-    torch.testing.assert_close(logits, model.fc(torch.cat([pooled, means], 1)))
+        reduced = torch.einsum("bcthw,dc->bdthw", features, model.region.reduce.weight.flatten(1))
+        reduced = reduced + model.region.reduce.bias[:, None, None, None]
+        pooled = (reduced if global_feature == "reduced" else features).mean(dim=(2, 3, 4))
+    means = torch.stack([nodes.x[nodes.batch == b].mean(0) if (nodes.batch == b).any() else torch.zeros(16, dtype=torch.float64) for b in range(3)])  # fmt: skip
+    want = model.fc(torch.cat([pooled, means], 1))
+    torch.testing.assert_close(logits, want, rtol=1e-9, atol=1e-9 * want.abs().max().item())
     assert nodes.x.size(0) == (2 + 1) * T // model.backbone.temporal_stride
     with pytest.raises(ValueError, match="region reader"):
         STRG(model.backbone, None, 4)
@@ -118,7 +139,7 @@ def test_inflate_from_state_dict() -> None:
     report = model.inflation_report
     assert not report.missing and not report.skipped
     assert report.unexpected == ["fc.weight", "fc.bias"]  # STRG has its own classifier
-    torch.testing.assert_close(model.backbone.conv1.weight.sum(2), sd["conv1.weight"])
+    torch.testing.assert_close(model.backbone.stem.conv1.weight.sum(2), sd["conv1.weight"])
 
 
 def test_tiny_strg_overfits_through_the_graph() -> None:
@@ -142,3 +163,41 @@ def test_tiny_strg_overfits_through_the_graph() -> None:
     model.eval()
     with torch.no_grad():
         assert model(clip, graph).argmax(1).tolist() == labels.tolist()
+
+
+def test_build_model_is_channels_last_by_default() -> None:
+    """``build_model`` keeps every conv weight (backbone and STRG's 1x1x1 region conv) in
+    channels_last_3d and converts the clip itself; ``channels_last=False`` keeps them contiguous."""
+    cl = torch.channels_last_3d
+    model = build_model("i3d_gcn", num_classes=3, frames=T, **TINY)
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv3d)]
+    assert model.region.reduce in convs and model.backbone.channels_last
+    assert all(m.weight.is_contiguous(memory_format=cl) for m in convs)
+    plain = build_model("i3d_gcn", num_classes=3, frames=T, channels_last=False, **TINY)
+    assert not plain.backbone.channels_last
+    assert not plain.backbone.stem.conv1.weight.is_contiguous(memory_format=cl)
+    clip = torch.randn(2, 3, T, SIZE, SIZE)  # contiguous, as the data loader gives it
+    graph = _graph([torch.tensor([0.0, 0, 16, 16]), torch.tensor([8.0, 8, 30, 30])])
+    plain.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        got, want = model.eval()(clip, graph), plain.eval()(clip, graph)
+    # float32 through two memory layouts: oneDNN sums in different orders, so the tolerance
+    # scales with the logits' magnitude
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4 * want.abs().max().item())
+
+
+def test_box_cap_reaches_the_region_reader() -> None:
+    model = build_model("i3d_gcn", num_classes=3, max_boxes_per_frame=50, **TINY)
+    assert model.region.max_boxes_per_frame == 50
+    assert build_model("i3d_roi", num_classes=3, **TINY).region.max_boxes_per_frame is None
+
+
+def test_gcn_follows_the_paper_by_default_with_the_options_kept() -> None:
+    model = build_model("i3d_gcn", num_classes=3, **TINY)
+    assert (model.gcn.similarity, model.gcn.norm, model.gcn.bias) == ("shared", True, False)
+    old = build_model(
+        "i3d_gcn", num_classes=3, gcn_similarity="per_layer", gcn_norm=False, gcn_bias=True,
+        global_feature="backbone", **TINY,
+    )  # fmt: skip
+    assert (old.gcn.similarity, old.gcn.norm, old.gcn.bias) == ("per_layer", False, True)
+    assert old.global_feature == "backbone"
