@@ -13,6 +13,7 @@ the reader counts and handles them by its ``on_error`` policy.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
@@ -52,6 +53,20 @@ class FrameBoxes(NamedTuple):
     @property
     def num_boxes(self) -> int:
         return int(self.box.shape[0])
+
+    def select(self, index: np.ndarray) -> FrameBoxes:
+        """The boxes at ``index`` (a boolean mask or integer indices over the N boxes), every
+        field indexed alike (``source_frame`` stays None when it is None)."""
+        return FrameBoxes(*(None if a is None else a[index] for a in self))
+
+    @classmethod
+    def concat(cls, parts: Sequence[FrameBoxes]) -> FrameBoxes:
+        """The boxes of ``parts`` one after the other (``frame`` is not offset); ``source_frame``
+        is kept only when every part has it."""
+        if not parts:
+            return cls.empty()
+        fields = list(zip(*parts, strict=True))
+        return cls(*(None if any(a is None for a in f) else np.concatenate(f) for f in fields))
 
 
 @runtime_checkable

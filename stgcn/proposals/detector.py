@@ -8,7 +8,7 @@ from one torchvision :class:`~torchvision.models.detection.FasterRCNN`:
 * ``mode="rpn"``: the region proposal network's boxes, class-agnostic, after its NMS, the top
   ``top_k`` per frame by objectness (category ``none``);
 * ``mode="detector"``: the box head's detections, with the categories of
-  :data:`stgcn.graphs.video_graph.CATEGORY` (hand 1, object 2) when the detector was trained on
+  :data:`stgcn.data.something_else.CATEGORY` (hand 1, object 2) when the detector was trained on
   Something-Else-schema boxes (:mod:`stgcn.proposals.train`), every class as ``object`` for a
   COCO detector.
 
@@ -47,7 +47,7 @@ from torchvision.models.detection.transform import resize_boxes
 from torchvision.ops import MultiScaleRoIAlign
 
 from stgcn.data.box_source import FrameBoxes
-from stgcn.graphs.video_graph import CATEGORY
+from stgcn.data.something_else import CATEGORY
 
 ARCHITECTURES: dict[str, Callable[..., FasterRCNN]] = {
     "fasterrcnn_mobilenet_v3_large_fpn": fasterrcnn_mobilenet_v3_large_fpn,
@@ -72,7 +72,7 @@ class DetectorConfig:
     Args:
         arch: a key of :data:`ARCHITECTURES`.
         num_classes: classes including background; 3 = background, hand, object (the codes of
-            :data:`~stgcn.graphs.video_graph.CATEGORY`), 91 for torchvision's COCO weights.
+            :data:`~stgcn.data.something_else.CATEGORY`), 91 for torchvision's COCO weights.
         min_size, max_size: the shorter / longer side frames are resized to inside the model
             (torchvision's ``GeneralizedRCNNTransform``); boxes come back in the input's pixels.
         anchor_sizes: RPN anchor sizes per feature level in resized pixels, or None for the
@@ -374,7 +374,7 @@ class FasterRCNNProposer:
             box head's ``detections_per_img``).
         score_threshold: boxes scoring below are dropped (RPN objectness, or class score).
         batch_size: frames per forward pass.
-        categories: model label -> :data:`~stgcn.graphs.video_graph.CATEGORY` code, for detector
+        categories: model label -> :data:`~stgcn.data.something_else.CATEGORY` code, for detector
             mode. Default: the identity for a 3-class model (background, hand, object), every
             class ``object`` otherwise (e.g. COCO).
 

@@ -39,7 +39,7 @@ from torchvision.ops import batched_nms
 from torchvision.transforms.functional import gaussian_blur
 
 from stgcn.data.box_source import FrameBoxes
-from stgcn.graphs.video_graph import CATEGORY
+from stgcn.data.something_else import CATEGORY
 
 try:
     import cv2

@@ -86,12 +86,12 @@ def top_k_per_frame(boxes: FrameBoxes, top_k: int | None, score_threshold: float
     """Keep boxes with ``score >= score_threshold`` and, of those, the ``top_k`` best-scored of
     each frame; rows come back frame by frame, best first (ties keep the input order)."""
     order = np.lexsort((-boxes.score, boxes.frame))  # by frame, then score descending (stable)
-    fb = FrameBoxes(*(a[order] for a in boxes))
+    fb = boxes.select(order)
     keep = fb.score >= score_threshold
     if top_k is not None:
         first = np.searchsorted(fb.frame, fb.frame, side="left")
         keep &= (np.arange(fb.num_boxes) - first) < top_k
-    return FrameBoxes(*(a[keep] for a in fb))
+    return fb.select(keep)
 
 
 def clip_and_round(boxes: FrameBoxes, height: int, width: int, decimals: int) -> FrameBoxes:
@@ -102,20 +102,20 @@ def clip_and_round(boxes: FrameBoxes, height: int, width: int, decimals: int) ->
     box[:, 1::2] = box[:, 1::2].clip(0, height)
     keep = (box[:, 2] > box[:, 0]) & (box[:, 3] > box[:, 1])
     fb = boxes._replace(box=box.astype(np.float32))
-    return FrameBoxes(*(a[keep] for a in fb))
+    return fb.select(keep)
 
 
 def _gather(boxes: FrameBoxes, source_of: np.ndarray) -> FrameBoxes:
     """Boxes of frame ``source_of[k]`` for each new frame ``k``: ``frame`` becomes ``k``."""
     order = np.argsort(boxes.frame, kind="stable")
-    fb = FrameBoxes(*(a[order] for a in boxes))
+    fb = boxes.select(order)
     n_src = int(source_of.max()) + 1 if len(source_of) else 0
     counts = np.bincount(fb.frame, minlength=n_src)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     per_k = counts[source_of]  # boxes that each new frame receives
     rows = np.repeat(starts[source_of] - np.concatenate([[0], np.cumsum(per_k)[:-1]]), per_k)
     rows += np.arange(int(per_k.sum()))
-    out = FrameBoxes(*(a[rows] for a in fb))
+    out = fb.select(rows)
     return out._replace(frame=np.repeat(np.arange(len(source_of), dtype=np.int64), per_k))
 
 
@@ -182,13 +182,13 @@ def propose_video(
             size = frames.shape[1:3]
             found = proposer(frames)
             inside = (found.frame >= lo - a) & (found.frame < hi - a)
-            found = FrameBoxes(*(x[inside] for x in found))
+            found = found.select(inside)
             parts.append(found._replace(frame=found.frame + a))
             if hi < len(frames_run):
                 _drop_released(reader, int(frames_run[max(0, hi - context)]))
     assert size is not None  # at least one position, so at least one chunk
     height, width = int(size[0]), int(size[1])
-    found = FrameBoxes(*(np.concatenate(x) for x in zip(*parts, strict=True)))
+    found = FrameBoxes.concat(parts)
     found = top_k_per_frame(found, top_k, score_threshold)
     before = found.num_boxes
     found = clip_and_round(found, height, width, decimals)

@@ -13,7 +13,7 @@ A Something-Else box file is one JSON object ``{video_id: [frame entry, ...]}``;
      "nr_instances": 2}
 
 The schema carries a box's identity in ``standard_category``: ``"hand"`` or the digits of an
-object index. :func:`stgcn.graphs.video_graph.from_something_else` reads ``"hand"`` as category
+object index. :func:`stgcn.data.something_else.from_something_else` reads ``"hand"`` as category
 hand with track ``HAND_TRACK`` and digits ``d`` as category object with track ``int(d)``. So a
 proposal's track id becomes its object index (a tracker must have run: ids are >= 0), a hand
 detection is written as ``"hand"`` (its track id is not representable and is lost, as in the
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from stgcn.data.box_source import FrameBoxes
-from stgcn.graphs.video_graph import CATEGORY
+from stgcn.data.something_else import CATEGORY
 
 _NAMES = {code: name for name, code in CATEGORY.items()}
 
@@ -55,7 +55,7 @@ def to_something_else(
         video_id: the key of the video (its file stem); used in each entry's ``name``.
         num_frames: the length of the list; a frame without boxes gets ``"labels": []``.
         names: ``category`` name written for each category code (default: the
-            :data:`~stgcn.graphs.video_graph.CATEGORY` names ``none``/``hand``/``object``).
+            :data:`~stgcn.data.something_else.CATEGORY` names ``none``/``hand``/``object``).
         decimals: coordinates are rounded to this many decimals (scores to 4).
 
     Returns:

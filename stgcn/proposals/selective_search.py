@@ -29,7 +29,7 @@ from torch import Tensor
 from torchvision.ops import nms
 
 from stgcn.data.box_source import FrameBoxes
-from stgcn.graphs.video_graph import CATEGORY
+from stgcn.data.something_else import CATEGORY
 
 try:
     import cv2

@@ -3,7 +3,7 @@
 The training set is frames of an SSv2 split with their Something-Else boxes
 (:func:`stgcn.proposals.metrics.annotated_videos`): the synthetic set's train split here, the real
 Something-Else boxes on a machine that has them. Labels are the categories of
-:data:`stgcn.graphs.video_graph.CATEGORY` (hand 1, object 2; 0 is the background), so the trained
+:data:`stgcn.data.something_else.CATEGORY` (hand 1, object 2; 0 is the background), so the trained
 detector's classes are the graph's node categories.
 
 A step is torchvision's detection training step: ``model(images, targets)`` in train mode returns

@@ -14,8 +14,8 @@ from PIL import Image
 from torchvision.utils import draw_bounding_boxes
 
 from stgcn.data.box_source import FrameBoxes
+from stgcn.data.something_else import CATEGORY
 from stgcn.data.video import VideoReader
-from stgcn.graphs.video_graph import CATEGORY
 from stgcn.proposals import (
     CPU_CONFIG,
     CheckpointError,

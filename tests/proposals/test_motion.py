@@ -10,7 +10,7 @@ import torch
 from proposal_videos import REAL_VIDEOS, assert_inside, draw, moving_square_clip, read_frames
 from torchvision.ops import box_iou
 
-from stgcn.graphs.video_graph import CATEGORY
+from stgcn.data.something_else import CATEGORY
 from stgcn.proposals import MotionBoxes
 from stgcn.proposals.motion import (
     close_masks,

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from stgcn.data.box_source import FrameBoxes
+from stgcn.data.something_else import CATEGORY, HAND_TRACK, from_something_else
 from stgcn.data.synthetic import generate
-from stgcn.graphs.video_graph import CATEGORY, HAND_TRACK, from_something_else
 from stgcn.proposals import to_something_else
 
 HAND, OBJ, NONE = CATEGORY["hand"], CATEGORY["object"], CATEGORY["none"]

@@ -9,7 +9,7 @@ import torch
 from proposal_videos import REAL_VIDEOS, assert_inside, draw, read_frames
 from torchvision.ops import box_iou
 
-from stgcn.graphs.video_graph import CATEGORY
+from stgcn.data.something_else import CATEGORY
 from stgcn.proposals import SelectiveSearch
 
 

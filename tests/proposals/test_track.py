@@ -9,7 +9,7 @@ import torch
 from torchvision.ops import box_iou
 
 from stgcn.data.box_source import FrameBoxes
-from stgcn.graphs.video_graph import CATEGORY
+from stgcn.data.something_else import CATEGORY
 from stgcn.proposals import IoUTracker
 
 
