@@ -1,4 +1,5 @@
-"""The machine a benchmark ran on, for its report: one helper shared by the scripts here.
+"""The machine a benchmark ran on, for its report, and the resident memory of a process: helpers
+shared by the scripts here.
 
 Scripts import it as ``from _machine import machine`` (``python benchmarks/x.py`` puts this folder
 first on ``sys.path``; the tests' ``bench`` fixture does the same).
@@ -24,6 +25,19 @@ def cpu_name() -> str:
     except OSError:
         pass  # not Linux
     return platform.processor() or platform.machine()
+
+
+def status_kib(field: str, pid: int | str = "self") -> int | None:
+    """A ``kB`` field of ``/proc/<pid>/status`` (``VmRSS``, ``VmHWM``), in KiB; None when the field
+    is absent or the process (or ``/proc``) is not there."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass  # the process is gone, or not Linux
+    return None
 
 
 def machine() -> dict[str, Any]:

@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _machine import cpu_name
+from _machine import cpu_name, status_kib
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -107,11 +107,8 @@ CHILD = {
 
 
 def _status_mib(field: str) -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024  # kB
-    return float("nan")
+    kib = status_kib(field)
+    return float("nan") if kib is None else kib / 1024
 
 
 def child(mode: str, parts: list[str], index: str) -> None:
@@ -399,17 +396,6 @@ def print_parsers(result: dict, box_videos: int) -> None:
           f"same pairs: {result['same_pairs']}")  # fmt: skip
     for row in result["errors"]:
         print(f"{row['case']}:\n   stream: {row['stream']}\n   ijson:  {row['ijson']}")
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass  # not Linux: fall back to what platform knows
-    return f"{platform.machine()} {platform.processor()}".strip()
 
 
 def main() -> None:

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _machine import cpu_name, status_kib
 
 REPO = Path(__file__).resolve().parents[1]
 CORRUPTIONS = ("empty", "random_bytes", "header_only", "third")
@@ -57,14 +58,7 @@ def corrupt(video: Path, kind: str, rng: np.random.Generator) -> None:
 
 
 def _status_kib(pid: int, field: str) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass  # the process is gone: nothing resident
-    return 0
+    return status_kib(field, pid) or 0  # the process is gone: nothing resident
 
 
 def _reset_peak(pid: int) -> None:
@@ -189,17 +183,6 @@ def soak(
     }
 
 
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass  # not Linux: fall back to what platform knows
-    return f"{platform.machine()} {platform.processor()}".strip()
-
-
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny sizes: checks the script runs")
@@ -218,7 +201,7 @@ def main(argv: list[str] | None = None) -> dict:
     height, width = 96, 128
     if a.quick:
         a.videos, a.batch, a.size, a.frames, height, width = 30, 4, 32, 4, 32, 48
-    print(f"machine: {_cpu_name()} | {os.cpu_count()} CPUs | torch {torch.__version__} | "
+    print(f"machine: {cpu_name()} | {os.cpu_count()} CPUs | torch {torch.__version__} | "
           f"{torch.get_num_threads()} threads | python {platform.python_version()}")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="stgcn-soak-") as tmp:
         import shutil

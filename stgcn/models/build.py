@@ -26,26 +26,18 @@ import torch
 from torch import Tensor, nn
 
 from stgcn.layers.space_time_gcn import SpaceTimeGCN
+from stgcn.models import resnet3d as r3d
 from stgcn.models.inflate import inflate_2d_weights
 from stgcn.models.region import RegionFeatures
-from stgcn.models.resnet3d import (
-    ResNet3D,
-    c2d_r18,
-    c2d_r50,
-    i3d_nl_r18,
-    i3d_nl_r50,
-    i3d_r18,
-    i3d_r50,
-)
 from stgcn.models.strg import STRG
 
-BACKBONES: dict[tuple[str, str], Callable[..., ResNet3D]] = {
-    ("c2d", "r18"): c2d_r18,
-    ("c2d", "r50"): c2d_r50,
-    ("i3d", "r18"): i3d_r18,
-    ("i3d", "r50"): i3d_r50,
-    ("i3d_nl", "r18"): i3d_nl_r18,
-    ("i3d_nl", "r50"): i3d_nl_r50,
+BACKBONES: dict[tuple[str, str], Callable[..., r3d.ResNet3D]] = {
+    ("c2d", "r18"): r3d.c2d_r18,
+    ("c2d", "r50"): r3d.c2d_r50,
+    ("i3d", "r18"): r3d.i3d_r18,
+    ("i3d", "r50"): r3d.i3d_r50,
+    ("i3d_nl", "r18"): r3d.i3d_nl_r18,
+    ("i3d_nl", "r50"): r3d.i3d_nl_r50,
 }
 
 
@@ -113,7 +105,7 @@ class ModelConfig:
         return depth
 
 
-def _backbone(kind: str, cfg: ModelConfig, num_classes: int | None, dropout: float) -> ResNet3D:
+def _backbone(kind: str, cfg: ModelConfig, num_classes: int | None, dropout: float) -> r3d.ResNet3D:
     model = BACKBONES[kind, cfg.depth_name](
         num_classes=num_classes,
         width=cfg.width,

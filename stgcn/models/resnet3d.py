@@ -392,95 +392,65 @@ def _nonlocal_block(channels: int, mode: str, subsample: bool, scale: bool) -> N
     return NonLocalGraphConv(channels, mode=mode, subsample=subsample, scale=scale and softmax)
 
 
-def _r18_kernels(kernels: Sequence[Sequence[int]]) -> tuple[tuple[int, ...], ...]:
-    return tuple(tuple(k[:2]) for k in kernels)
-
-
-def _c2d_kernels(layers: Sequence[int]) -> tuple[tuple[int, ...], ...]:
-    return tuple((1,) * n for n in layers)
-
-
 R18_NONLOCAL_POSITIONS: tuple[tuple[int, ...], ...] = ((), (1,), (1,), ())
+
+_DEPTHS: dict[str, tuple[Block, tuple[int, ...]]] = {
+    "r18": (BasicBlock3D, (2, 2, 2, 2)),
+    "r50": (Bottleneck3D, (3, 4, 6, 3)),
+}
+
+
+def _video_resnet(kind: str, depth: str, num_classes: int | None, **kwargs: object) -> ResNet3D:
+    """The named builders' one helper (torchvision's ``_video_resnet`` pattern).
+
+    ``kind``: "c2d" (every temporal kernel 1, stem 1x7x7), "i3d" (the non-local paper's 3x1x1
+    pattern, stem 5x7x7; R18 keeps the first two kernels of each R50 stage's list) or "i3d_nl"
+    (i3d with non-local blocks: 5 for R50, 2 for R18). ``depth``: "r18" | "r50".
+    """
+    block, layers = _DEPTHS[depth]
+    if kind == "c2d":
+        kernels: tuple[tuple[int, ...], ...] = tuple((1,) * n for n in layers)
+    elif depth == "r50":
+        kernels = I3D_TEMPORAL_KERNELS
+    else:
+        kernels = tuple(tuple(k[:2]) for k in I3D_TEMPORAL_KERNELS)
+    nonlocal_positions = NO_NONLOCAL
+    if kind == "i3d_nl":
+        nonlocal_positions = NONLOCAL_POSITIONS if depth == "r50" else R18_NONLOCAL_POSITIONS
+    stem_t = 1 if kind == "c2d" else 5
+    return ResNet3D(
+        block, layers, kernels, stem_t, nonlocal_positions, num_classes=num_classes, **kwargs
+    )
 
 
 def i3d_r50(num_classes: int | None = 400, **kwargs: object) -> ResNet3D:
     """I3D ResNet-50 (3x1x1 inflation pattern of the non-local paper); ``kwargs`` go to ResNet3D."""
-    return ResNet3D(
-        Bottleneck3D,
-        (3, 4, 6, 3),
-        I3D_TEMPORAL_KERNELS,
-        5,
-        NO_NONLOCAL,
-        num_classes=num_classes,
-        **kwargs,
-    )
+    return _video_resnet("i3d", "r50", num_classes, **kwargs)
 
 
 def i3d_nl_r50(num_classes: int | None = 400, **kwargs: object) -> ResNet3D:
     """I3D ResNet-50 with 5 non-local blocks (res3 {1, 3}, res4 {1, 3, 5})."""
-    return ResNet3D(
-        Bottleneck3D,
-        (3, 4, 6, 3),
-        I3D_TEMPORAL_KERNELS,
-        5,
-        NONLOCAL_POSITIONS,
-        num_classes=num_classes,
-        **kwargs,
-    )
+    return _video_resnet("i3d_nl", "r50", num_classes, **kwargs)
 
 
 def c2d_r50(num_classes: int | None = 400, **kwargs: object) -> ResNet3D:
     """C2D ResNet-50: every temporal kernel 1 (stem 1x7x7), temporal max-pool kept."""
-    layers = (3, 4, 6, 3)
-    return ResNet3D(
-        Bottleneck3D,
-        layers,
-        _c2d_kernels(layers),
-        1,
-        NO_NONLOCAL,
-        num_classes=num_classes,
-        **kwargs,
-    )
+    return _video_resnet("c2d", "r50", num_classes, **kwargs)
 
 
 def i3d_r18(num_classes: int | None = 400, **kwargs: object) -> ResNet3D:
     """I3D ResNet-18: temporal kernels [3, 3], [3, 1], [3, 1], [1, 3] in the first 3x3 conv."""
-    return ResNet3D(
-        BasicBlock3D,
-        (2, 2, 2, 2),
-        _r18_kernels(I3D_TEMPORAL_KERNELS),
-        5,
-        NO_NONLOCAL,
-        num_classes=num_classes,
-        **kwargs,
-    )
+    return _video_resnet("i3d", "r18", num_classes, **kwargs)
 
 
 def i3d_nl_r18(num_classes: int | None = 400, **kwargs: object) -> ResNet3D:
     """I3D ResNet-18 with non-local blocks after block 1 of res3 and of res4."""
-    return ResNet3D(
-        BasicBlock3D,
-        (2, 2, 2, 2),
-        _r18_kernels(I3D_TEMPORAL_KERNELS),
-        5,
-        R18_NONLOCAL_POSITIONS,
-        num_classes=num_classes,
-        **kwargs,
-    )
+    return _video_resnet("i3d_nl", "r18", num_classes, **kwargs)
 
 
 def c2d_r18(num_classes: int | None = 400, **kwargs: object) -> ResNet3D:
     """C2D ResNet-18: every temporal kernel 1 (stem 1x7x7)."""
-    layers = (2, 2, 2, 2)
-    return ResNet3D(
-        BasicBlock3D,
-        layers,
-        _c2d_kernels(layers),
-        1,
-        NO_NONLOCAL,
-        num_classes=num_classes,
-        **kwargs,
-    )
+    return _video_resnet("c2d", "r18", num_classes, **kwargs)
 
 
 __all__ = [

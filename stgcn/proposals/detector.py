@@ -23,8 +23,6 @@ torchvision when online) or from nothing (random initialisation, for training fr
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +46,7 @@ from torchvision.ops import MultiScaleRoIAlign
 
 from stgcn.data.box_source import FrameBoxes
 from stgcn.data.something_else import CATEGORY
+from stgcn.io import save_atomic
 
 ARCHITECTURES: dict[str, Callable[..., FasterRCNN]] = {
     "fasterrcnn_mobilenet_v3_large_fpn": fasterrcnn_mobilenet_v3_large_fpn,
@@ -231,20 +230,6 @@ def build_detector(
     return model.eval()
 
 
-def _atomic_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_detector(
     model: nn.Module, config: DetectorConfig, path: str | Path, info: dict[str, Any] | None = None
 ) -> None:
@@ -261,7 +246,7 @@ def save_detector(
         "state_dict": state,
         "info": info or {},
     }
-    _atomic_save(obj, Path(path))
+    save_atomic(obj, path)
 
 
 def _load_state(model: nn.Module, state: dict[str, Tensor], path: Path, arch: str) -> None:

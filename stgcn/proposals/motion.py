@@ -40,14 +40,9 @@ from torchvision.transforms.functional import gaussian_blur
 
 from stgcn.data.box_source import FrameBoxes
 from stgcn.data.something_else import CATEGORY
+from stgcn.proposals._common import import_cv2, shrunk_size
 
-try:
-    import cv2
-except ImportError as e:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "stgcn.proposals.motion needs OpenCV: pip install 'stgcn[proposals]' "
-        "(opencv-contrib-python-headless)"
-    ) from e
+cv2 = import_cv2(__name__)
 
 _GREY = torch.tensor([0.299, 0.587, 0.114])  # ITU-R BT.601 luma, as cv2.COLOR_RGB2GRAY
 
@@ -56,10 +51,9 @@ def grey_clip(frames: Tensor, max_side: int | None) -> Tensor:
     """frames ``[T, H, W, 3]`` uint8 -> grey ``[T, 1, h, w]`` float in 0..255, area-shrunk so the
     longer side is at most ``max_side``."""
     grey = (frames.float() @ _GREY).unsqueeze(1)
-    h, w = frames.shape[1:3]
-    if max_side is not None and max(h, w) > max_side:
-        s = max(h, w) / max_side
-        grey = F.interpolate(grey, size=(max(1, round(h / s)), max(1, round(w / s))), mode="area")
+    size = shrunk_size(frames.shape[1], frames.shape[2], max_side)
+    if size is not None:
+        grey = F.interpolate(grey, size=size, mode="area")
     return grey
 
 

@@ -30,20 +30,9 @@ from torchvision.ops import nms
 
 from stgcn.data.box_source import FrameBoxes
 from stgcn.data.something_else import CATEGORY
+from stgcn.proposals._common import import_cv2, shrunk_size
 
-try:
-    import cv2
-except ImportError as e:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "stgcn.proposals.selective_search needs OpenCV's contrib modules: "
-        "pip install 'stgcn[proposals]' (opencv-contrib-python-headless)"
-    ) from e
-
-if not hasattr(cv2, "ximgproc"):  # pragma: no cover - plain opencv-python shadows the contrib build
-    raise ImportError(
-        "cv2 has no ximgproc module: this OpenCV build lacks the contrib modules. Uninstall "
-        "opencv-python / opencv-python-headless and install opencv-contrib-python-headless"
-    )
+cv2 = import_cv2(__name__, contrib=True)
 
 
 def _c_srand() -> Callable[[int], object] | None:
@@ -64,11 +53,10 @@ def resize_to_max_side(image: np.ndarray, max_side: int | None) -> tuple[np.ndar
     the original pixels (1.0 when the image was already small enough or ``max_side`` is None).
     """
     h, w = image.shape[:2]
-    if max_side is None or max(h, w) <= max_side:
+    size = shrunk_size(h, w, max_side)
+    if size is None:
         return image, 1.0
-    s = max(h, w) / max_side
-    size = (max(1, round(w / s)), max(1, round(h / s)))
-    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    small = cv2.resize(image, size[::-1], interpolation=cv2.INTER_AREA)  # cv2 takes (w, h)
     return small, max(h, w) / max(small.shape[:2])
 
 

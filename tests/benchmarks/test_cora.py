@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "cora.py"
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -23,15 +25,6 @@ def cora_bench(bench):
 @pytest.fixture(scope="module")
 def cora(cora_bench, planetoid_root: Path):
     return cora_bench.load_planetoid("Cora", planetoid_root)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Cora is small: one thread is as fast on an idle machine and ~10x faster on a busy one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.slow

@@ -2,44 +2,26 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "benchmarks" / "patchy_san.py"
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _load_module():
-    spec = importlib.util.spec_from_file_location("benchmarks_patchy_san", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture(scope="module")
+def patchy(bench):
+    return bench("patchy_san")
 
 
-bench = _load_module()
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def test_smoke_two_folds(shared_dir: Path, tmp_path: Path, capsys) -> None:
+def test_smoke_two_folds(patchy, shared_dir: Path, tmp_path: Path, capsys) -> None:
     raw = shared_dir / "data" / "TUDataset" / "MUTAG" / "raw"
     out = tmp_path / "patchy.json"
     argv = ["--folds", "2", "--epochs", "2", "--gin-epochs", "2", "--perms", "1"]
     argv += ["--root", str(tmp_path / "root"), "--raw-dir", str(raw), "--json", str(out)]
-    bench.main(argv)
+    patchy.main(argv)
     report = json.loads(out.read_text())
     assert report["dataset"] == "MUTAG" and report["folds"] == 2 and report["w"] == 18
     for method in ("patchy_san", "patchy_san_edges", "gin", "wl_svm"):
@@ -55,27 +37,27 @@ def test_smoke_two_folds(shared_dir: Path, tmp_path: Path, capsys) -> None:
     assert "| PATCHY-SAN, k = 10^E (nodes + edges) |" in printed and "92.63 ± 4.21" in printed
 
     # The receptive fields are cached under the root: a second run reads them, same figures.
-    again = bench.main(argv[:-2] + ["--perms", "0"])
+    again = patchy.main(argv[:-2] + ["--perms", "0"])
     assert again["preprocessing_cached"] is True
     assert again["patchy_san"]["per_fold"] == report["patchy_san"]["per_fold"]
     assert "canonicity" not in again
 
 
-def test_select_epoch_uses_validation_only() -> None:
+def test_select_epoch_uses_validation_only(patchy) -> None:
     val_acc, val_loss = [80.0, 90.0, 90.0, 90.0, 70.0], [0.3, 0.5, 0.4, 0.4, 0.1]
-    epoch, acc = bench.select_epoch(val_acc, val_loss, [10.0, 20.0, 30.0, 40.0, 100.0])
+    epoch, acc = patchy.select_epoch(val_acc, val_loss, [10.0, 20.0, 30.0, 40.0, 100.0])
     # Best validation accuracy, then lowest validation loss, then the earlier epoch: epoch 3.
     assert (epoch, acc) == (3, 30.0)
 
 
-def test_inner_split_is_stratified_and_disjoint() -> None:
+def test_inner_split_is_stratified_and_disjoint(patchy) -> None:
     y = np.array([0] * 60 + [1] * 40)
     train = np.arange(100)
-    fit, val = bench.inner_split(y, train, seed=0)
+    fit, val = patchy.inner_split(y, train, seed=0)
     assert len(val) == 10 and int(y[val].sum()) == 4
     assert set(fit).isdisjoint(val) and len(fit) + len(val) == 100
 
 
-def test_missing_raw_files(tmp_path: Path) -> None:
+def test_missing_raw_files(patchy, tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match=r"no MUTAG_\*\.txt files"):
-        bench.copy_raw(tmp_path, tmp_path / "root", "MUTAG")
+        patchy.copy_raw(tmp_path, tmp_path / "root", "MUTAG")

@@ -3,7 +3,6 @@ per process and per epoch, no worker death."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import sys
 from pathlib import Path
@@ -16,21 +15,14 @@ sys.path.insert(0, str(REPO / "tests" / "data"))
 from ssv2_fixtures import make_ssv2  # noqa: E402
 
 
-def _module():
-    spec = importlib.util.spec_from_file_location("bench_soak", REPO / "benchmarks" / "soak.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_corruptions_are_unreadable(tmp_path: Path):
+def test_corruptions_are_unreadable(tmp_path: Path, bench):
     from stgcn.data.video import VideoDecodeError, VideoReader
 
     root = make_ssv2(tmp_path / "ssv2", {"1": 24})
     video = root / "20bn-something-something-v2" / "1.webm"
     data = video.read_bytes()
     rng = np.random.default_rng(0)
-    soak = _module()
+    soak = bench("soak")
     for kind in soak.CORRUPTIONS:
         video.write_bytes(data)
         soak.corrupt(video, kind, rng)
@@ -40,12 +32,12 @@ def test_corruptions_are_unreadable(tmp_path: Path):
 
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
-def test_soak_epochs(tmp_path: Path):
+def test_soak_epochs(tmp_path: Path, bench):
     src = make_ssv2(tmp_path / "src")
     root = tmp_path / "work"
     shutil.copytree(src, root)
-    result = _module().soak(root, epochs=2, workers=2, corrupt_fraction=0.5, batch=2,
-                            frames=4, size=32)  # fmt: skip
+    result = bench("soak").soak(root, epochs=2, workers=2, corrupt_fraction=0.5, batch=2,
+                                 frames=4, size=32)  # fmt: skip
     assert result["videos"] == 4 and result["corrupted"] == 2
     assert result["worker_deaths"] == []
     for row in result["epochs"]:

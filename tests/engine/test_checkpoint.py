@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from sigkill import sigkill_when
 
 from stgcn.engine.checkpoint import UnsafeFileError, load_checkpoint, save_checkpoint
 from stgcn.engine.seeding import rng_state, set_rng_state
@@ -62,19 +61,15 @@ def test_sigkill_during_write_keeps_old_checkpoint(tmp_path: Path) -> None:
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([sys.executable, "-c", script], env=env)
-    try:
-        deadline = time.monotonic() + 60
-        while not list(tmp_path.glob(".ck.pt.*.tmp")):
-            assert proc.poll() is None, "the writer exited before starting the second write"
-            assert time.monotonic() < deadline, "the temporary file never appeared"
-            time.sleep(0.02)
-        time.sleep(0.2)  # the temp file is now being filled / fsync-ed
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
+    sigkill_when(
+        proc,
+        lambda: bool(list(tmp_path.glob(".ck.pt.*.tmp"))),
+        timeout_s=60,
+        exited="the writer exited before starting the second write",
+        never="the temporary file never appeared",
+        poll_s=0.02,
+        settle_s=0.2,  # the temp file is now being filled / fsync-ed
+    )
     back = load_checkpoint(tmp_path / "ck.pt")
     assert back["epoch"] == 1 and torch.equal(back["w"], torch.ones(1000))
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 import torch
 from engine_toys import ToyNet, ToyVideos, toy_collate
+from sigkill import sigkill_when
 
 from stgcn.engine import OptimConfig, TrainConfig, evaluate, fit, load_checkpoint, write_predictions
 
@@ -110,22 +109,20 @@ def test_resume_after_sigkill_mid_epoch_is_exact(tmp_path: Path) -> None:
         [sys.executable, str(RUN), "--out", str(cut), "--sleep", "0.03", *common], env=ENV
     )
     ckpt = cut / "checkpoint.pt"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, "the run finished before a mid-epoch checkpoint was seen"
-            assert time.monotonic() < deadline, "no mid-epoch checkpoint within 120 s"
-            if ckpt.exists():
-                state = load_checkpoint(ckpt)
-                if state["epoch"] >= 1 and state["step_in_epoch"] > 0:
-                    break
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
+
+    def mid_epoch() -> bool:
+        if not ckpt.exists():
+            return False
+        state = load_checkpoint(ckpt)
+        return state["epoch"] >= 1 and state["step_in_epoch"] > 0
+
+    sigkill_when(
+        proc,
+        mid_epoch,
+        timeout_s=120,
+        exited="the run finished before a mid-epoch checkpoint was seen",
+        never="no mid-epoch checkpoint within 120 s",
+    )
     state = load_checkpoint(ckpt)
     assert 0 < state["step_in_epoch"] < 6 and state["epoch"] < 4, "the kill did not land mid-epoch"
     assert not (cut / "result.pt").exists()

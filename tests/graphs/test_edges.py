@@ -7,14 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stgcn.graphs import (
-    back_edges,
-    complete_edges,
-    row_normalize,
-    space_time_edges,
-    space_time_graph,
-    space_time_iou,
-)
+from stgcn.graphs import edges
 
 
 def _iou(a: list[float], b: list[float]) -> float:
@@ -62,14 +55,14 @@ def test_front_and_back_equal_dense_oracle(seed: int, thr: float) -> None:
     # unsorted nodes, several videos, unequal box counts, frames without boxes
     box, frame, batch = random_boxes(40, 6, 3, seed)
     sigma, front, back = dense_oracle(box, frame, batch, thr)
-    ei, iou = space_time_iou(box, frame, batch, thr)
+    ei, iou = edges.space_time_iou(box, frame, batch, thr)
     assert torch.allclose(to_dense(ei, iou, 40), sigma, atol=1e-12)
     assert bool((iou > thr).all())
-    ei_f, w_f = space_time_edges(box, frame, batch, thr)
+    ei_f, w_f = edges.space_time_edges(box, frame, batch, thr)
     assert torch.allclose(to_dense(ei_f, w_f, 40), front, atol=1e-12)
-    ei_b, w_b = back_edges(ei, iou, 40)
+    ei_b, w_b = edges.back_edges(ei, iou, 40)
     assert torch.allclose(to_dense(ei_b, w_b, 40), back, atol=1e-12)
-    both = space_time_graph(box, frame, batch, thr)
+    both = edges.space_time_graph(box, frame, batch, thr)
     assert torch.equal(both.edge_index, ei)
     assert torch.allclose(to_dense(both.edge_index, both.front_weight, 40), front, atol=1e-12)
     assert torch.allclose(to_dense(both.edge_index.flip(0), both.back_weight, 40), back, atol=1e-12)
@@ -90,17 +83,17 @@ def test_rows_without_overlap_have_no_edges_and_no_nan() -> None:
         dtype=torch.float,
     )
     frame = torch.tensor([0, 0, 1, 1, 2])
-    ei, w = space_time_edges(box, frame)
+    ei, w = edges.space_time_edges(box, frame)
     assert ei.tolist() == [[1], [2]]
     assert w.tolist() == [1.0]
-    g = space_time_graph(box, frame)
+    g = edges.space_time_graph(box, frame)
     assert not torch.isnan(g.front_weight).any() and not torch.isnan(g.back_weight).any()
 
 
 def test_empty_single_and_one_frame_inputs() -> None:
     for n, frames in ((0, []), (1, [0]), (3, [2, 2, 2])):
         box = torch.tensor([[0.0, 0.0, 10.0, 10.0]] * n).reshape(n, 4)
-        ei, w = space_time_edges(box, torch.tensor(frames, dtype=torch.long))
+        ei, w = edges.space_time_edges(box, torch.tensor(frames, dtype=torch.long))
         assert ei.shape == (2, 0) and w.shape == (0,) and ei.dtype == torch.long
 
 
@@ -109,7 +102,7 @@ def test_gradient_reaches_boxes_without_nan() -> None:
     box = torch.cat([box, torch.tensor([[3.0, 3.0, 3.0, 3.0]])]).double().requires_grad_()
     frame = torch.cat([frame, torch.tensor([1])])
     batch = torch.cat([batch, torch.tensor([0])])
-    g = space_time_graph(box, frame, batch)
+    g = edges.space_time_graph(box, frame, batch)
     (g.front_weight.sum() + (g.back_weight**2).sum()).backward()
     assert torch.isfinite(box.grad).all()
 
@@ -117,13 +110,13 @@ def test_gradient_reaches_boxes_without_nan() -> None:
 def test_bad_input() -> None:
     box = torch.zeros(3, 4)
     with pytest.raises(ValueError, match=r"frame must have shape \[3\]"):
-        space_time_edges(box, torch.zeros(2, dtype=torch.long))
+        edges.space_time_edges(box, torch.zeros(2, dtype=torch.long))
     with pytest.raises(ValueError, match="iou_threshold"):
-        space_time_edges(box, torch.zeros(3, dtype=torch.long), iou_threshold=-0.1)
+        edges.space_time_edges(box, torch.zeros(3, dtype=torch.long), iou_threshold=-0.1)
     with pytest.raises(ValueError, match=r"box must have shape \[N, 4\]"):
-        space_time_edges(torch.zeros(3, 2), torch.zeros(3, dtype=torch.long))
+        edges.space_time_edges(torch.zeros(3, 2), torch.zeros(3, dtype=torch.long))
     with pytest.raises(ValueError, match=">= 0"):
-        space_time_edges(box, torch.tensor([0, -1, 1]))
+        edges.space_time_edges(box, torch.tensor([0, -1, 1]))
 
 
 @settings(max_examples=40, deadline=None)
@@ -137,7 +130,7 @@ def test_bad_input() -> None:
 def test_property_matches_oracle_and_rows_sum_to_one(n, num_frames, num_videos, seed, size) -> None:
     box, frame, batch = random_boxes(n, num_frames, num_videos, seed, size)
     _, front, back = dense_oracle(box, frame, batch, 0.0)
-    g = space_time_graph(box, frame, batch)
+    g = edges.space_time_graph(box, frame, batch)
     assert torch.allclose(to_dense(g.edge_index, g.front_weight, n), front, atol=1e-12)
     assert torch.allclose(to_dense(g.edge_index.flip(0), g.back_weight, n), back, atol=1e-12)
     for idx, w in ((g.edge_index[0], g.front_weight), (g.edge_index[1], g.back_weight)):
@@ -150,14 +143,14 @@ def test_property_matches_oracle_and_rows_sum_to_one(n, num_frames, num_videos, 
 def test_row_normalize() -> None:
     ei = torch.tensor([[0, 0, 2], [1, 2, 0]])
     w = torch.tensor([1.0, 3.0, 0.5])
-    assert row_normalize(ei, w, 3).tolist() == [0.25, 0.75, 1.0]
+    assert edges.row_normalize(ei, w, 3).tolist() == [0.25, 0.75, 1.0]
 
 
 @settings(max_examples=30, deadline=None)
 @given(batch=st.lists(st.integers(0, 3), max_size=12))
 def test_complete_edges_all_pairs_per_video(batch: list[int]) -> None:
     b = torch.tensor(batch, dtype=torch.long)
-    ei = complete_edges(b)
+    ei = edges.complete_edges(b)
     got = set(map(tuple, ei.t().tolist()))
     want = {(i, j) for i in range(len(batch)) for j in range(len(batch)) if batch[i] == batch[j]}
     assert got == want

@@ -7,7 +7,7 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-from torch.func import functional_call
+from graph_checks import all_pairs, assert_each_video_alone, gradcheck_with_parameters, same_video
 
 from stgcn.layers import NonLocalGraphConv
 
@@ -62,15 +62,6 @@ def oracle_z(m: NonLocalGraphConv, x: torch.Tensor, y: torch.Tensor) -> torch.Te
             mean, var = m.bn.running_mean, m.bn.running_var
         z = (z - mean) / torch.sqrt(var + m.bn.eps) * m.bn.weight + m.bn.bias
     return z + x
-
-
-def same_video(batch: torch.Tensor) -> torch.Tensor:
-    return batch[:, None] == batch[None, :]
-
-
-def all_pairs(batch: torch.Tensor) -> torch.Tensor:
-    dst, src = same_video(batch).nonzero().t()
-    return torch.stack([src, dst])
 
 
 def perturb(m: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
@@ -183,11 +174,7 @@ def test_float32_against_float64_oracle(mode):
 @pytest.mark.parametrize("mode", MODES)
 def test_batch_equals_each_video_alone(mode):
     m = make(mode).eval()  # batch statistics would mix videos by design; running ones do not
-    x = features(len(BATCH))
-    out = m(x, batch=BATCH)
-    for v in BATCH.unique():
-        sel = BATCH == v
-        torch.testing.assert_close(out[sel], m(x[sel]), atol=1e-10, rtol=1e-10)
+    assert_each_video_alone(m, features(len(BATCH)), BATCH)
 
 
 @pytest.mark.parametrize("sparse", [False, True])
@@ -255,14 +242,8 @@ def test_gradients_reach_every_parameter(mode, norm):
 def test_gradcheck(mode, norm, sparse):
     m = make(mode, norm).eval()
     x = features(len(BATCH)).mul(0.5).requires_grad_()
-    names = [n for n, _ in m.named_parameters()]
-    params = [p.detach().clone().requires_grad_() for p in m.parameters()]
     edge_index = all_pairs(BATCH) if sparse else None
-
-    def fn(x, *ps):
-        return functional_call(m, dict(zip(names, ps, strict=True)), (x, edge_index, BATCH))
-
-    assert torch.autograd.gradcheck(fn, (x, *params), fast_mode=True)
+    assert gradcheck_with_parameters(m, x, edge_index, BATCH)
 
 
 @pytest.mark.parametrize("training", [True, False])

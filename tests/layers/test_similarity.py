@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch.func import functional_call
+from graph_checks import all_pairs, assert_each_video_alone, gradcheck_with_parameters, same_video
 
 from stgcn.layers import SimilarityGraph, SimilarityGraphConv
 
@@ -20,15 +20,6 @@ def oracle(m: SimilarityGraphConv, x: torch.Tensor, adj: torch.Tensor) -> torch.
     g = e / e.sum(1, keepdim=True).clamp(min=1e-300)
     z = g @ x @ m.lin.weight.t()
     return z if m.bias is None else z + m.bias
-
-
-def same_video(batch: torch.Tensor) -> torch.Tensor:
-    return batch[:, None] == batch[None, :]
-
-
-def all_pairs(batch: torch.Tensor) -> torch.Tensor:
-    dst, src = same_video(batch).nonzero().t()
-    return torch.stack([src, dst])
 
 
 def make(bias: bool = True, embed_channels: int | None = None, seed: int = 0):
@@ -95,11 +86,7 @@ def test_one_video_default_batch():
 
 def test_batch_equals_each_video_alone():
     m = make()
-    x = features(len(BATCH))
-    out = m(x, batch=BATCH)
-    for v in BATCH.unique():
-        sel = BATCH == v
-        torch.testing.assert_close(out[sel], m(x[sel]), atol=1e-10, rtol=1e-10)
+    assert_each_video_alone(m, features(len(BATCH)), BATCH)
 
 
 @pytest.mark.parametrize("sparse", [False, True])
@@ -136,14 +123,8 @@ def test_gradients_reach_phi_and_phi_prime(sparse):
 def test_gradcheck(sparse):
     m = make()
     x = features(len(BATCH)).mul(0.5).requires_grad_()
-    names = [n for n, _ in m.named_parameters()]
-    params = [p.detach().clone().requires_grad_() for p in m.parameters()]
     edge_index = all_pairs(BATCH) if sparse else None
-
-    def fn(x, *ps):
-        return functional_call(m, dict(zip(names, ps, strict=True)), (x, edge_index, BATCH))
-
-    assert torch.autograd.gradcheck(fn, (x, *params), fast_mode=True)
+    assert gradcheck_with_parameters(m, x, edge_index, BATCH)
 
 
 def test_empty_and_single_node_graphs():

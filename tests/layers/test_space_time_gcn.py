@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from region_videos import random_videos
 from torch import nn
 from torch_geometric.data import Batch
 from torchvision.ops import box_iou
@@ -92,13 +93,7 @@ def oracle(model: SpaceTimeGCN, x, box, frame, batch):
 def data(
     counts: list[int], num_frames: int = 4, seed: int = 0, dtype=torch.float64, channels: int = IN
 ):
-    g = torch.Generator().manual_seed(seed)
-    n = sum(counts)
-    xy = torch.rand(n, 2, generator=g, dtype=dtype) * 40
-    box = torch.cat([xy, xy + 5 + torch.rand(n, 2, generator=g, dtype=dtype) * 30], 1)
-    frame = torch.randint(0, num_frames, (n,), generator=g)
-    batch = torch.repeat_interleave(torch.arange(len(counts)), torch.tensor(counts))
-    return torch.randn(n, channels, generator=g, dtype=dtype), box, frame, batch
+    return random_videos(counts, channels, num_frames, seed, dtype)
 
 
 def make(dtype=torch.float64, seed: int = 0, **kwargs) -> SpaceTimeGCN:

@@ -6,6 +6,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from region_videos import random_videos
 from torchvision.ops import box_iou
 
 from stgcn.graphs import space_time_graph
@@ -33,14 +34,7 @@ def oracle(m: SpatialTemporalGraphConv, x, box, frame, batch, thr: float = 0.0) 
 
 def videos(counts: list[int], num_frames: int = 4, seed: int = 0, dtype=torch.float32):
     """Nodes grouped by video (a PyG Batch's order), frames random within each video."""
-    g = torch.Generator().manual_seed(seed)
-    n = sum(counts)
-    xy = torch.rand(n, 2, generator=g, dtype=dtype) * 40
-    box = torch.cat([xy, xy + 5 + torch.rand(n, 2, generator=g, dtype=dtype) * 30], 1)
-    frame = torch.randint(0, num_frames, (n,), generator=g)
-    batch = torch.repeat_interleave(torch.arange(len(counts)), torch.tensor(counts))
-    x = torch.randn(n, IN, generator=g, dtype=dtype)
-    return x, box, frame, batch
+    return random_videos(counts, IN, num_frames, seed, dtype)
 
 
 def make(bias: bool = True, seed: int = 0, dtype=torch.float32) -> SpatialTemporalGraphConv:

@@ -11,20 +11,9 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from stgcn.layers.non_local import NonLocalGraphConv
+from stgcn.models import resnet3d as r3d
 from stgcn.models.complexity import count_parameters
 from stgcn.models.inflate import inflate_2d_weights, inflate_kernel
-from stgcn.models.resnet3d import (
-    I3D_TEMPORAL_KERNELS,
-    BasicBlock3D,
-    Bottleneck3D,
-    ResNet3D,
-    c2d_r18,
-    c2d_r50,
-    i3d_nl_r18,
-    i3d_nl_r50,
-    i3d_r18,
-    i3d_r50,
-)
 
 META = torch.device("meta")
 
@@ -42,7 +31,7 @@ def _randomise_bn(model: nn.Module, seed: int = 0) -> None:
                 m.bias.copy_(0.1 * torch.randn(n, generator=g))
 
 
-def _extra_temporal_params(model: ResNet3D) -> int:
+def _extra_temporal_params(model: r3d.ResNet3D) -> int:
     """Weights a 3D conv has beyond its 2D counterpart: (kt - 1) * out * in * kh * kw."""
     return sum(
         (m.kernel_size[0] - 1) * m.weight[:, :, 0].numel()
@@ -52,21 +41,24 @@ def _extra_temporal_params(model: ResNet3D) -> int:
 
 
 def test_temporal_kernel_placement() -> None:
-    r50 = i3d_r50(num_classes=None, width=8)
+    r50 = r3d.i3d_r50(num_classes=None, width=8)
     got = [tuple(b.conv1.kernel_size) for layer in (r50.layer1, r50.layer2, r50.layer3, r50.layer4)
            for b in layer]  # fmt: skip
-    want = [(k, 1, 1) for stage in I3D_TEMPORAL_KERNELS for k in stage]
+    want = [(k, 1, 1) for stage in r3d.I3D_TEMPORAL_KERNELS for k in stage]
     assert got == want
     assert all(b.conv2.kernel_size == (1, 3, 3) for b in r50.layer3)
     assert r50.stem.conv1.kernel_size == (5, 7, 7) and r50.stem.conv1.stride == (1, 2, 2)
 
-    r18 = i3d_r18(num_classes=None, width=8)
+    r18 = r3d.i3d_r18(num_classes=None, width=8)
     got18 = [b.conv1.kernel_size[0] for layer in (r18.layer1, r18.layer2, r18.layer3, r18.layer4)
              for b in layer]  # fmt: skip
     assert got18 == [3, 3, 3, 1, 3, 1, 1, 3]
-    assert isinstance(r18.layer1[0], BasicBlock3D) and r18.layer1[0].conv1.kernel_size[1:] == (3, 3)
+    assert isinstance(r18.layer1[0], r3d.BasicBlock3D) and r18.layer1[0].conv1.kernel_size[1:] == (
+        3,
+        3,
+    )
 
-    c2d = c2d_r50(num_classes=None, width=8)
+    c2d = r3d.c2d_r50(num_classes=None, width=8)
     assert all(m.kernel_size[0] == 1 for m in c2d.modules() if isinstance(m, nn.Conv3d))
 
 
@@ -75,8 +67,8 @@ def test_parameter_counts_against_literature_and_torchvision() -> None:
     backbone and a 400-way Kinetics classifier; BN running statistics are buffers, not counted.
     TSM (Lin et al., ICCV 2019), Table 2: I3D-R50 28.0M, NL I3D-R50 35.3M."""
     with META:
-        i3d = i3d_r50(num_classes=400)
-        c2d = c2d_r50(num_classes=400)
+        i3d = r3d.i3d_r50(num_classes=400)
+        c2d = r3d.c2d_r50(num_classes=400)
         r50_2d = torchvision.models.resnet50(num_classes=400)
     assert count_parameters(c2d) == count_parameters(r50_2d)
     assert count_parameters(i3d) == count_parameters(r50_2d) + _extra_temporal_params(i3d)
@@ -85,8 +77,8 @@ def test_parameter_counts_against_literature_and_torchvision() -> None:
 
 def test_nonlocal_parameter_count() -> None:
     with META:
-        nl = i3d_nl_r50(num_classes=400)
-        i3d = i3d_r50(num_classes=400)
+        nl = r3d.i3d_nl_r50(num_classes=400)
+        i3d = r3d.i3d_r50(num_classes=400)
     positions = [name for name, m in nl.named_modules() if isinstance(m, NonLocalGraphConv)]
     assert positions == [f"layer2.{i}.nonlocal_block" for i in (1, 3)] + [
         f"layer3.{i}.nonlocal_block" for i in (1, 3, 5)
@@ -98,10 +90,10 @@ def test_nonlocal_parameter_count() -> None:
 @pytest.mark.parametrize(
     ("builder", "res5_stride", "channels"),
     [
-        (i3d_r18, 2, 64),
-        (c2d_r18, 1, 64),
-        (i3d_r50, 1, 256),
-        (c2d_r50, 2, 256),
+        (r3d.i3d_r18, 2, 64),
+        (r3d.c2d_r18, 1, 64),
+        (r3d.i3d_r50, 1, 256),
+        (r3d.c2d_r50, 2, 256),
     ],
 )
 def test_output_shapes_tiny(builder, res5_stride: int, channels: int) -> None:
@@ -118,7 +110,7 @@ def test_output_shapes_tiny(builder, res5_stride: int, channels: int) -> None:
 
 def test_nonlocal_output_shapes_tiny() -> None:
     torch.manual_seed(0)
-    for builder, channels in ((i3d_nl_r18, 64), (i3d_nl_r50, 256)):
+    for builder, channels in ((r3d.i3d_nl_r18, 64), (r3d.i3d_nl_r50, 256)):
         model = builder(num_classes=5, width=8, res5_stride=1).eval()
         clip = torch.randn(2, 3, 8, 32, 32)
         assert model.forward_features(clip).shape == (2, channels, 4, 2, 2)
@@ -136,21 +128,23 @@ def test_nonlocal_output_shapes_tiny() -> None:
 @pytest.mark.parametrize(("res5_stride", "side"), [(2, 7), (1, 14)])
 def test_paper_config_shapes_on_meta(res5_stride: int, side: int) -> None:
     with META:
-        model = i3d_r50(num_classes=400, res5_stride=res5_stride)
+        model = r3d.i3d_r50(num_classes=400, res5_stride=res5_stride)
         feats = model.forward_features(torch.empty(1, 3, 32, 224, 224))
     assert feats.shape == (1, 2048, 16, side, side)
 
 
 def test_bad_input_raises() -> None:
-    model = i3d_r18(num_classes=3, width=8)
+    model = r3d.i3d_r18(num_classes=3, width=8)
     with pytest.raises(ValueError, match=r"\[B, 3, T, H, W\]"):
         model(torch.randn(3, 8, 32, 32))
     with pytest.raises(ValueError, match="temporal kernels"):
-        ResNet3D(Bottleneck3D, (3, 4, 6, 3), ((3,), (3,), (3,), (3,)))
+        r3d.ResNet3D(r3d.Bottleneck3D, (3, 4, 6, 3), ((3,), (3,), (3,), (3,)))
     with pytest.raises(ValueError, match="non-local positions"):
-        ResNet3D(BasicBlock3D, (2, 2, 2, 2), ((1, 1),) * 4, nonlocal_positions=((), (2,), (), ()))
+        r3d.ResNet3D(
+            r3d.BasicBlock3D, (2, 2, 2, 2), ((1, 1),) * 4, nonlocal_positions=((), (2,), (), ())
+        )
     with pytest.raises(ValueError, match="res5_stride"):
-        i3d_r18(res5_stride=4)
+        r3d.i3d_r18(res5_stride=4)
 
 
 def test_inflate_kernel_sums_back() -> None:
@@ -163,7 +157,7 @@ def test_inflate_kernel_sums_back() -> None:
 def test_inflation_report_and_errors() -> None:
     torch.manual_seed(0)
     sd = torchvision.models.resnet18().state_dict()
-    model = i3d_r18(num_classes=400)
+    model = r3d.i3d_r18(num_classes=400)
     report = inflate_2d_weights(model, sd)
     assert report.skipped == ["fc.weight", "fc.bias"]
     assert report.missing == [] and report.unexpected == []
@@ -173,10 +167,10 @@ def test_inflation_report_and_errors() -> None:
     torch.testing.assert_close(model.layer2[0].downsample[1].running_var, sd["layer2.0.downsample.1.running_var"])  # fmt: skip
 
     with pytest.raises(ValueError, match="conv1.weight"):
-        inflate_2d_weights(i3d_r18(num_classes=400, width=32), sd)
+        inflate_2d_weights(r3d.i3d_r18(num_classes=400, width=32), sd)
 
 
-def interior_feature_steps(model: ResNet3D, frames: int) -> range:
+def interior_feature_steps(model: r3d.ResNet3D, frames: int) -> range:
     """Feature steps whose temporal receptive field lies inside a clip of ``frames`` frames.
 
     With r_in = stem k//2 + sum of res2's k//2 (input-frame radius before the 2x temporal pool)
@@ -195,10 +189,10 @@ def interior_feature_steps(model: ResNet3D, frames: int) -> range:
 @pytest.mark.parametrize(
     ("builder", "net2d", "frames", "interior"),
     [
-        (i3d_r18, torchvision.models.resnet18, 24, range(5, 7)),
-        (c2d_r18, torchvision.models.resnet18, 4, range(0, 2)),
-        (i3d_r50, torchvision.models.resnet50, 40, range(9, 11)),
-        (c2d_r50, torchvision.models.resnet50, 4, range(0, 2)),
+        (r3d.i3d_r18, torchvision.models.resnet18, 24, range(5, 7)),
+        (r3d.c2d_r18, torchvision.models.resnet18, 4, range(0, 2)),
+        (r3d.i3d_r50, torchvision.models.resnet50, 40, range(9, 11)),
+        (r3d.c2d_r50, torchvision.models.resnet50, 4, range(0, 2)),
     ],
 )
 def test_boring_video_fixed_point(builder, net2d, frames: int, interior: range) -> None:
@@ -251,7 +245,7 @@ def test_macs_i3d_r50_paper_config_on_meta() -> None:
     """FlopCounterMode counts conv/matmul FLOPs (2 per MAC; BN, ReLU and pooling not counted).
     STRG's I3D-R50 (res5 stride 1, 32x224x224, 16x14x14 output) is 153 GMACs in TSM's Table 2."""
     with META:
-        model = i3d_r50(num_classes=400, res5_stride=1)
+        model = r3d.i3d_r50(num_classes=400, res5_stride=1)
         with FlopCounterMode(display=False) as counter:
             model(torch.empty(1, 3, 32, 224, 224))
     assert counter.get_total_flops() / 2 == pytest.approx(153e9, rel=0.01)
@@ -263,7 +257,7 @@ def test_flow_backbone_and_cross_modality_inflation() -> None:
     over R, G, B, replicated over the 2 flow channels, then inflated over time."""
     torch.manual_seed(0)
     sd = torchvision.models.resnet18().state_dict()
-    flow = i3d_r18(num_classes=400, in_channels=2)
+    flow = r3d.i3d_r18(num_classes=400, in_channels=2)
     assert flow.stem.conv1.in_channels == 2 and flow.in_channels == 2
     report = inflate_2d_weights(flow, sd)
     assert report.cross_modality == ["stem.conv1.weight"]
@@ -276,7 +270,7 @@ def test_flow_backbone_and_cross_modality_inflation() -> None:
     torch.testing.assert_close(w3d[:, :, 0], w3d[:, :, 4])
     # every other kernel is inflated as for RGB
     torch.testing.assert_close(flow.layer1[0].conv1.weight.sum(2), sd["layer1.0.conv1.weight"])
-    rgb_report = inflate_2d_weights(i3d_r18(num_classes=400), sd)
+    rgb_report = inflate_2d_weights(r3d.i3d_r18(num_classes=400), sd)
     assert rgb_report.cross_modality == []
 
     clip = torch.randn(2, 2, 8, 32, 32)
@@ -284,7 +278,7 @@ def test_flow_backbone_and_cross_modality_inflation() -> None:
     with pytest.raises(ValueError, match=r"\[B, 2, T, H, W\]"):
         flow(torch.randn(2, 3, 8, 32, 32))
     with pytest.raises(ValueError, match="in_channels"):
-        i3d_r18(in_channels=0)
+        r3d.i3d_r18(in_channels=0)
 
 
 def test_pluggable_stem() -> None:
@@ -301,7 +295,7 @@ def test_pluggable_stem() -> None:
             nn.ReLU(inplace=True),
         )  # fmt: skip
 
-    model = i3d_r18(num_classes=5, width=8, in_channels=2, stem=patch_stem).eval()
+    model = r3d.i3d_r18(num_classes=5, width=8, in_channels=2, stem=patch_stem).eval()
     assert calls == [(2, 8, 5)]
     assert isinstance(model.stem[0], nn.Conv3d) and model.stem[0].stride == (1, 4, 4)
     feats = model.forward_features(torch.randn(1, 2, 8, 64, 64))
@@ -314,8 +308,8 @@ def test_channels_last_weights_and_same_output() -> None:
     ``forward_features``: same outputs as the contiguous model with the same weights. float64,
     so the tolerance is far below any real difference and independent of the CPU."""
     torch.manual_seed(0)
-    plain = i3d_nl_r18(num_classes=5, width=8, res5_stride=1).double().eval()
-    fast = i3d_nl_r18(num_classes=5, width=8, res5_stride=1, channels_last=True).double().eval()
+    plain = r3d.i3d_nl_r18(num_classes=5, width=8, res5_stride=1).double().eval()
+    fast = r3d.i3d_nl_r18(num_classes=5, width=8, res5_stride=1, channels_last=True).double().eval()
     fast.load_state_dict(plain.state_dict())
     convs = [m for m in fast.modules() if isinstance(m, nn.Conv3d)]
     assert all(m.weight.is_contiguous(memory_format=torch.channels_last_3d) for m in convs)
@@ -338,14 +332,14 @@ def test_nonlocal_scale_follows_the_released_code_by_default() -> None:
     USE_SCALE) unless ``nonlocal_scale=False`` (the paper's eq. 6); modes without a softmax take
     no scale."""
 
-    def blocks(model: ResNet3D) -> list[NonLocalGraphConv]:
+    def blocks(model: r3d.ResNet3D) -> list[NonLocalGraphConv]:
         return [m for m in model.modules() if isinstance(m, NonLocalGraphConv)]
 
-    default = blocks(i3d_nl_r18(num_classes=5, width=8))
+    default = blocks(r3d.i3d_nl_r18(num_classes=5, width=8))
     assert len(default) == 2 and all(b.scale for b in default)
     assert [b.score_scale for b in default] == [b.inter_channels**-0.5 for b in default]
     assert not any(
-        b.scale for b in blocks(i3d_nl_r18(num_classes=5, width=8, nonlocal_scale=False))
+        b.scale for b in blocks(r3d.i3d_nl_r18(num_classes=5, width=8, nonlocal_scale=False))
     )
-    dot = blocks(i3d_nl_r18(num_classes=5, width=8, nonlocal_mode="dot_product"))
+    dot = blocks(r3d.i3d_nl_r18(num_classes=5, width=8, nonlocal_mode="dot_product"))
     assert len(dot) == 2 and not any(b.scale for b in dot)
