@@ -61,8 +61,14 @@ def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
     return path
 
 
-def load_safe(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:
+def load_safe(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu", mmap: bool = False
+) -> Any:
     """Read a file written by :func:`save_atomic` (or ``torch.save``) with ``weights_only=True``.
+
+    ``mmap=True`` maps the tensors' storage from the file instead of reading it into memory
+    (``torch.load(..., mmap=True)``): pages are read when a tensor is used, so a cache larger
+    than the memory can be opened whole.
 
     Raises:
         FileNotFoundError: ``path`` is not a file.
@@ -73,7 +79,7 @@ def load_safe(path: str | os.PathLike, map_location: str | torch.device = "cpu")
     if not path.is_file():
         raise FileNotFoundError(f"not found: {path}")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:
         # torch's message names the refused global and suggests weights_only=False; we say why not.
         raise UnsafeFileError(

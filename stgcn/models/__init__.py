@@ -36,7 +36,7 @@ from stgcn.models.resnet3d import (
     i3d_r50,
     video_stem,
 )
-from stgcn.models.strg import GLOBAL_FEATURES, STRG
+from stgcn.models.strg import GLOBAL_FEATURES, STRG, STRGHead
 from stgcn.models.weights import freeze_backbone, init_from
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "MODELS",
     "NONLOCAL_POSITIONS",
     "STRG",
+    "STRGHead",
     "BasicBlock3D",
     "Bottleneck3D",
     "InflationReport",

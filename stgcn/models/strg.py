@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.data import Data
+from torch_geometric.data import Batch, Data
 from torch_geometric.nn import global_mean_pool
 
 from stgcn.layers.space_time_gcn import SpaceTimeGCN
@@ -113,6 +113,20 @@ class STRG(nn.Module):
 
     def forward(self, clip: Tensor, graph: Data | None = None) -> Tensor:
         """Logits ``[B, num_classes]``; see the class docstring."""
+        pooled, nodes = self.region_inputs(clip, graph)
+        return classify_regions(self, pooled, nodes)
+
+    def region_inputs(self, clip: Tensor, graph: Data | None) -> tuple[Tensor, Batch]:
+        """What the graph head sees: everything of :meth:`forward` before the GCN.
+
+        Returns:
+            ``(pooled [B, C_g], nodes)``: the global feature before dropout (C_g = d for
+            ``global_feature="reduced"``, the backbone's C otherwise) and the
+            :class:`~stgcn.models.RegionFeatures` node batch (``x`` [K, d] after the 1x1x1 conv,
+            ``box`` [K, 4] in clip pixels, ``frame`` [K] in feature steps, ``batch`` [K]).
+            :class:`STRGHead` computes the logits from exactly these, so they can be cached
+            (``python -m stgcn.extract``).
+        """
         if graph is None:
             raise ValueError(
                 "STRG needs the region graph: call model(clip, graph) with a Batch of VideoGraph "
@@ -121,10 +135,67 @@ class STRG(nn.Module):
         features = self.backbone.forward_features(clip)
         reduced = self.region.reduce(features)
         pooled = self.backbone.pool(reduced if self.global_feature == "reduced" else features)
-        nodes = self.region.read(reduced, graph, num_frames=clip.size(2))
-        if self.gcn is None:
-            graph_feature = global_mean_pool(nodes.x, nodes.batch, size=clip.size(0))
-        else:
-            h = self.gcn(nodes.x, nodes.box, nodes.frame, nodes.batch)
-            graph_feature = self.gcn.readout(h, nodes.batch, clip.size(0))
-        return self.fc(torch.cat([self.dropout(pooled), graph_feature], dim=1))
+        return pooled, self.region.read(reduced, graph, num_frames=clip.size(2))
+
+
+class STRGHead(nn.Module):
+    r"""The part of an :class:`STRG` after its RoIAlign nodes: GCN, readout, dropout, classifier.
+
+    .. math::
+        \text{logits} = W_c \big[\mathrm{dropout}(g) \,\|\,
+            \tfrac{1}{N_b} \textstyle\sum_{n \in b} \mathrm{GCN}(X)_n\big] + c
+
+    with :math:`g` the global feature and :math:`X` the node features that
+    :meth:`STRG.region_inputs` returns. Trained on cached features (the paper's second stage
+    with the backbone and the 1x1x1 reduction conv fixed): ``python -m stgcn.extract`` writes
+    them and :class:`stgcn.data.cached.RegionFeatureDataset` reads them.
+
+    :meth:`from_strg` shares the STRG's own ``gcn``, ``dropout`` and ``fc`` modules, so the
+    parameter names (``gcn.*``, ``fc.*``) are the STRG's: a checkpoint of either loads into the
+    other with :func:`stgcn.models.init_from`, and training the head trains the STRG's head.
+
+    Shapes: ``forward(global_feature [B, C_g], graph)`` -> ``[B, num_classes]``, with ``graph`` a
+    PyG ``Batch`` of B node graphs (``x`` [K, d], ``box`` [K, 4], ``frame`` [K], ``batch`` [K]).
+    It is called as the engine calls every model, ``model(clip, graph)``, with the global feature
+    in the place of the clip.
+    """
+
+    takes_graph = True
+    """Whether ``forward`` needs the region graph: the one flag the engine reads."""
+
+    def __init__(self, gcn: SpaceTimeGCN | None, dropout: nn.Module, fc: nn.Linear) -> None:
+        super().__init__()
+        self.gcn = gcn
+        self.dropout = dropout
+        self.fc = fc
+        self.num_classes = fc.out_features
+
+    @classmethod
+    def from_strg(cls, model: STRG) -> STRGHead:
+        """The head of ``model``, sharing its modules (and so its parameters)."""
+        if not isinstance(model, STRG):
+            raise TypeError(f"STRGHead.from_strg needs an STRG, got {type(model).__name__}")
+        return cls(model.gcn, model.dropout, model.fc)
+
+    def forward(self, global_feature: Tensor, graph: Data | None = None) -> Tensor:
+        """Logits ``[B, num_classes]``; see the class docstring."""
+        if graph is None or graph.get("x") is None:
+            raise ValueError(
+                "STRGHead needs the node graph with features x [K, d] (the cached RoIAlign "
+                "nodes of stgcn.data.cached.RegionFeatureDataset)"
+            )
+        nodes = graph if isinstance(graph, Batch) else Batch.from_data_list([graph])
+        return classify_regions(self, global_feature, nodes)
+
+
+def classify_regions(model: STRG | STRGHead, pooled: Tensor, nodes: Batch) -> Tensor:
+    """STRG's head on ``model``'s ``gcn``, ``dropout`` and ``fc``: logits ``[B, num_classes]``
+    from the global feature ``pooled`` [B, C_g] and the node batch (``x`` [K, d], ``box``,
+    ``frame``, ``batch``). ``gcn=None`` mean-pools the nodes (the ``i3d_roi`` ablation)."""
+    num_videos = pooled.size(0)
+    if model.gcn is None:
+        graph_feature = global_mean_pool(nodes.x, nodes.batch, size=num_videos)
+    else:
+        h = model.gcn(nodes.x, nodes.box, nodes.frame, nodes.batch)
+        graph_feature = model.gcn.readout(h, nodes.batch, num_videos)
+    return model.fc(torch.cat([model.dropout(pooled), graph_feature], dim=1))
