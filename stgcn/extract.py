@@ -144,8 +144,8 @@ def extract_regions(
             boxes) or ``Skipped`` records, which are listed in the shard and left out.
             Deterministic: shard k holds items ``k * shard_size`` to ``(k+1) * shard_size - 1``.
         out: folder of this split; ``manifest.json`` and ``shard-*.pt`` go there.
-        manifest: plain data that identifies the run (checkpoint, model, data settings, classes);
-            stored with the shard count and compared on resume.
+        manifest: plain data that identifies the run (checkpoint, model, data settings) with the
+            class names under ``"classes"``; stored with the shard count and compared on resume.
         shard_size: items per shard (the unit of resumption).
         batch_size: clips per forward pass.
         workers: DataLoader processes decoding the clips.
@@ -160,6 +160,8 @@ def extract_regions(
 
     from stgcn.data.ssv2 import Sample, collate
 
+    if "classes" not in manifest:
+        raise ValueError("extract_regions: the manifest needs the class names ('classes')")
     if shard_size < 1 or batch_size < 1:
         raise ValueError(f"shard_size and batch_size must be >= 1, got {shard_size}, {batch_size}")
     out = Path(out)
