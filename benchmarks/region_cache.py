@@ -204,6 +204,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "cached_top1": res_cached.eval.report["top1"],
         "e2e_top1": res_e2e.eval.report["top1"],
         "head_weight_gap": weight_gap,
+        "head_weight_max": max(p.abs().max().item() for p in head.parameters()),
         "trainable_parameters": sum(p.numel() for p in head.parameters() if p.requires_grad),
     }
 

@@ -9,7 +9,7 @@ import torchvision
 from torch_geometric.data import Batch
 
 from stgcn.graphs import VideoGraph
-from stgcn.models import MODELS, STRG, ResNet3D, build_model
+from stgcn.models import MODELS, STRG, ResNet3D, STRGHead, build_model
 
 TINY = {"depth": "r18", "width": 8, "region_channels": 16, "gcn_layers": 2}
 T, SIZE = 8, 32
@@ -201,3 +201,22 @@ def test_gcn_follows_the_paper_by_default_with_the_options_kept() -> None:
     )  # fmt: skip
     assert (old.gcn.similarity, old.gcn.norm, old.gcn.bias) == ("per_layer", False, True)
     assert old.global_feature == "backbone"
+
+
+@pytest.mark.parametrize("name", ["i3d_gcn", "i3d_roi"])
+def test_head_on_region_inputs_is_the_whole_model(name: str) -> None:
+    torch.manual_seed(0)
+    model = build_model(name, num_classes=5, frames=T, **TINY).eval()
+    clip = torch.randn(2, 3, T, SIZE, SIZE)
+    graph = _graph([torch.tensor([0.0, 0, 16, 16]), torch.tensor([8.0, 8, 30, 30])])
+    head = STRGHead.from_strg(model)
+    own = dict(model.named_parameters())
+    assert head.takes_graph and all(p is own[k] for k, p in head.named_parameters())
+    with torch.no_grad():
+        pooled, nodes = model.region_inputs(clip, graph)
+        assert pooled.shape == (2, TINY["region_channels"]) and nodes.x.size(0) == 2 * T // 2
+        torch.testing.assert_close(head(pooled, nodes), model(clip, graph), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="node graph"):
+        head(pooled, None)
+    with pytest.raises(TypeError, match="needs an STRG"):
+        STRGHead.from_strg(build_model("i3d", num_classes=5, **TINY))
