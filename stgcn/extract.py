@@ -289,6 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-root, where the synthetic set has them)",
     )
     p.add_argument(
+        "--box-index",
+        type=Path,
+        help="where the --boxes JSON is indexed (SQLite; default OUT/bounding_box_smthsmth.index"
+        ".sqlite, so a read-only data root works)",
+    )
+    p.add_argument(
         "--split",
         nargs="+",
         choices=("train", "validation", "test"),
@@ -337,6 +343,10 @@ def split_dataset(args: argparse.Namespace, split: str, frames: int) -> Dataset:
     from stgcn.data.ssv2 import SomethingSomethingV2
 
     boxes = [str(b) for b in args.boxes] if args.boxes else None
+    box_index = None
+    if boxes:
+        box_index = args.box_index or args.out / "bounding_box_smthsmth.index.sqlite"
+        box_index.parent.mkdir(parents=True, exist_ok=True)
     return SomethingSomethingV2(
         args.data_root,
         split,
@@ -347,6 +357,7 @@ def split_dataset(args: argparse.Namespace, split: str, frames: int) -> Dataset:
         train=False,
         views=(1, 1) if split == "train" else args.views,
         boxes=boxes,
+        box_index=box_index,
         on_error="skip",
     )
 

@@ -165,3 +165,30 @@ def test_cached_head_trains_through_the_engine(extracted: Path, tiny_ckpt: Path)
     assert res.eval.report["num_videos"] == 6
     assert not torch.equal(model.fc.weight, before)  # the head trained is the STRG's own
     assert all(torch.equal(v, model.backbone.state_dict()[k]) for k, v in backbone.items())
+
+
+def test_views_and_skipped_items(tiny_ckpt: Path, tiny_set: Path, tmp_path: Path) -> None:
+    from stgcn.data.ssv2 import Skipped
+
+    argv = _argv(tiny_ckpt, tiny_set, tmp_path / "v", "--split", "validation", "--views", "2x1")
+    assert extract.main([*argv, "--limit", "4"]) == 0
+    ds = RegionFeatureDataset(tmp_path / "v" / "validation")
+    assert ds.views == [0, 1, 0, 1] and ds.video_ids[0] == ds.video_ids[1] != ds.video_ids[2]
+
+    model, extra = extract.load_region_model(tiny_ckpt)
+    args = extract.build_parser().parse_args(argv)
+    online = extract.split_dataset(args, "validation", TINY["frames"])
+
+    class OneUnreadable(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return 3
+
+        def __getitem__(self, i: int):
+            return Skipped(i, "broken", "decode", "no frames") if i == 1 else online[i]
+
+    out = tmp_path / "s"
+    done = extract.extract_regions(model, OneUnreadable(), out, {"classes": extra["classes"]}, 2)
+    assert (done["items"], done["skipped"], done["shards"], done["written"]) == (2, 1, 2, 2)
+    ds = RegionFeatureDataset(out)
+    assert len(ds) == 2 and ds.skipped == [(1, "broken", "decode")]
+    assert ds.video_ids == [online[0].video_id, online[2].video_id]
