@@ -180,9 +180,7 @@ def extract_regions(
     for stale in out.glob(".shard-*.tmp"):  # left by a run killed while writing a shard
         stale.unlink()
     todo = [k for k in range(num_shards) if not (out / region_shard_name(k)).is_file()]
-    done_items = sum(min(shard_size, total - k * shard_size) for k in range(num_shards)) - sum(
-        min(shard_size, total - k * shard_size) for k in todo
-    )
+    done_items = total - sum(min(shard_size, total - k * shard_size) for k in todo)
     model.eval()
     show = sys.stderr.isatty() and not os.environ.get("CI") if progress is None else progress
     bar = tqdm(
