@@ -551,6 +551,12 @@ def model_arguments(preset: Preset) -> dict[str, Any]:
     return asdict(replace(preset.model, inflate_from=None))
 
 
+def clip_arguments(preset: Preset) -> dict[str, Any]:
+    """How the model's clips are sampled and cropped (plain data, stored in checkpoints)."""
+    clips = preset.data
+    return {"sampling": clips.sampling, "stride": clips.stride, "size": clips.size}
+
+
 def build(
     name: str, num_classes: int, preset: Preset, inflate_from: Path | None = None
 ) -> nn.Module:
@@ -617,6 +623,8 @@ def run_one(
             "model_name": name,
             "model_config": model_arguments(preset),
             "classes": list(data.classes),
+            # how a clip is made for it (python -m stgcn.predict reads these)
+            "clips": clip_arguments(preset),
         }
         res = fit(
             model,

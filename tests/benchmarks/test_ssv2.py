@@ -148,5 +148,6 @@ def test_checkpoint_rebuilds_its_model(smoke: tuple[Path, str]) -> None:
         ck = load_checkpoint(tmp / "out" / "runs" / f"{name}-seed0" / "checkpoint.pt")
         extra = ck["extra"]
         assert extra["model_name"] == name and extra["classes"] == res["classes"]
+        assert extra["clips"] == {"sampling": "tsn", "stride": 2, "size": 32}  # the smoke preset
         model = build_model(name, len(extra["classes"]), **extra["model_config"])
         model.load_state_dict(ck["model"])  # strict: every tensor has its place
