@@ -51,9 +51,9 @@ from stgcn.data.cached import (
     pack_region_shard,
     region_shard_name,
 )
-from stgcn.engine import load_checkpoint
 from stgcn.io import save_atomic
-from stgcn.models import STRG, build_model
+from stgcn.models import STRG
+from stgcn.predict import rebuild_model
 
 __all__ = ["extract_regions", "load_region_model", "main"]
 
@@ -75,26 +75,14 @@ def load_region_model(
         ValueError: the checkpoint does not say how to rebuild its model, or its model is not a
             region model (``i3d_gcn``, ``i3d_nl_gcn``, ``i3d_roi``).
     """
-    state = load_checkpoint(checkpoint)
-    extra = state.get("extra") or {}
-    missing = [k for k in ("model_name", "model_config", "classes") if k not in extra]
-    if missing or "model" not in state:
-        raise ValueError(
-            f"{checkpoint}: not a checkpoint of benchmarks/ssv2.py: it lacks "
-            f"{missing or ['model']} (how to rebuild the model: model_name, model_config, "
-            "classes under 'extra', and the weights under 'model')"
-        )
+    model, extra = rebuild_model(checkpoint)
     name = extra["model_name"]
-    if name not in REGION_MODELS:
+    if name not in REGION_MODELS or not isinstance(model, STRG):
         raise ValueError(
             f"{checkpoint}: model {name!r} has no region features to extract; extraction needs "
             f"a region model, one of {REGION_MODELS}"
         )
-    model = build_model(name, len(extra["classes"]), **extra["model_config"])
-    if not isinstance(model, STRG):
-        raise ValueError(f"{checkpoint}: {name!r} built a {type(model).__name__}, not an STRG")
-    model.load_state_dict(state["model"])
-    return model.to(device).eval(), dict(extra)
+    return model.to(device).eval(), extra
 
 
 def file_digest(path: str | os.PathLike) -> str:

@@ -36,7 +36,7 @@ from torch import Tensor, nn
 from stgcn.engine.checkpoint import load_checkpoint
 from stgcn.models import MODELS, build_model
 
-__all__ = ["LoadedModel", "load_model", "main", "top_k"]
+__all__ = ["LoadedModel", "load_model", "main", "rebuild_model", "top_k"]
 
 DEFAULT_CLIPS = {"sampling": "tsn", "stride": 2}
 """What ``benchmarks/ssv2.py``'s CPU and smoke presets sample, for checkpoints that do not say."""
@@ -59,22 +59,20 @@ class LoadedModel:
     clips: dict[str, Any]
 
 
-def load_model(
-    path: str | Path, device: str | torch.device = "cpu", clips: dict[str, Any] | None = None
-) -> LoadedModel:
-    """Rebuild the model of a ``benchmarks/ssv2.py`` checkpoint.
+def rebuild_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """The model of a ``benchmarks/ssv2.py`` checkpoint, weights loaded, on the CPU.
 
-    Args:
-        path: the checkpoint.
-        device: where the model goes.
-        clips: overrides of the stored clip settings (``sampling``, ``stride``, ``size``).
+    Returns:
+        ``(model, extra)``: ``extra`` is the checkpoint's ``extra`` dict (``model_name``,
+        ``model_config`` (the :func:`~stgcn.models.build_model` arguments), ``classes`` and,
+        in newer checkpoints, ``clips``).
 
     Raises:
         FileNotFoundError: no file at ``path``.
         stgcn.io.UnsafeFileError: a file whose pickle could run code.
         ValueError: a file that is not a classifier checkpoint of stgcn (a detector's, one without
             ``model_name``/``model_config``/``classes``, an unknown architecture, weights that do
-            not fit the architecture it names, no crop size), naming the path and what is wrong.
+            not fit the architecture it names), naming the path and what is wrong.
     """
     path = Path(path)
     state = load_checkpoint(path)
@@ -108,6 +106,26 @@ def load_model(
             f"{path}: its weights do not fit {name} with {len(classes)} classes and the stored "
             f"configuration: {' '.join(str(e).split())[:400]}"
         ) from e
+    return model, dict(extra)
+
+
+def load_model(
+    path: str | Path, device: str | torch.device = "cpu", clips: dict[str, Any] | None = None
+) -> LoadedModel:
+    """Rebuild the model of a ``benchmarks/ssv2.py`` checkpoint (:func:`rebuild_model`) with the
+    clip settings it was trained on.
+
+    Args:
+        path: the checkpoint.
+        device: where the model goes.
+        clips: overrides of the stored clip settings (``sampling``, ``stride``, ``size``).
+
+    Raises:
+        what :func:`rebuild_model` raises, and ValueError when the crop size is neither recorded
+        nor given.
+    """
+    model, extra = rebuild_model(path)
+    name, classes = extra["model_name"], list(extra["classes"])
     settings = {**DEFAULT_CLIPS, **(extra.get("clips") or {}), **(clips or {})}
     if "size" not in settings:
         raise ValueError(
