@@ -216,6 +216,8 @@ class SomethingSomethingV2(VideoClipDataset):
             :meth:`error_report` as ``excluded``.
     """
 
+    skip_errors = (*VideoClipDataset.skip_errors, (MissingBoxesError, "no_boxes"))
+
     def __init__(
         self,
         root: str | Path,
@@ -341,8 +343,6 @@ class SomethingSomethingV2(VideoClipDataset):
             return BoxIndex(paths[0], self.annotation_fps)
         index_path = Path(box_index) if box_index is not None else self.root / INDEX_NAME
         return BoxIndex.open_or_build(paths, index_path, self.annotation_fps)
-
-    skip_errors = (*VideoClipDataset.skip_errors, (MissingBoxesError, "no_boxes"))
 
     def _clear(self, index: int) -> None:
         super()._clear(index)
