@@ -1,4 +1,5 @@
-"""Datasets, box sources, samplers, transforms and the synthetic SSv2-format generator.
+"""Datasets (SSv2 with Something-Else boxes, UCF101), box sources, samplers, transforms and the
+synthetic SSv2-format generator.
 
 What needs PyAV (the ``video`` extra: the reader and the dataset) is imported on first use, so
 ``import stgcn.data`` works on a core install.
@@ -28,6 +29,10 @@ _NEEDS_AV = {
     "UnknownTemplateError": "ssv2",
     "collate": "ssv2",
     "read_exclusions": "ssv2",
+    # stgcn.data.clip_dataset
+    "VideoClipDataset": "clip_dataset",
+    # stgcn.data.ucf101
+    "UCF101": "ucf101",
     # stgcn.data.video
     "VideoDecodeError": "video",
     "VideoReader": "video",

@@ -54,7 +54,6 @@ error with it.
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -63,20 +62,13 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
 from torch_geometric.data import Batch
 
 from stgcn.data.box_source import BoxSource, FrameBoxes
 from stgcn.data.boxes import PART_FILES, BoxIndex, load_json
-from stgcn.data.sampling import Sampling, sample_indices
-from stgcn.data.transforms import (
-    ClipBoxes,
-    eval_transform,
-    flip_label_map,
-    to_clip,
-    train_transform,
-)
-from stgcn.data.video import VideoDecodeError, VideoReader
+from stgcn.data.clip_dataset import Skipped, VideoClipDataset
+from stgcn.data.sampling import Sampling
+from stgcn.data.transforms import ClipBoxes, flip_label_map, to_clip
 from stgcn.graphs.video_graph import VideoGraph
 
 Split = Literal["train", "validation", "test"]
@@ -106,9 +98,6 @@ class UnknownTemplateError(KeyError):
 
 class BadBoxError(ValueError):
     """An annotated box outside the frame, inverted (x1 > x2 or y1 > y2) or of zero area."""
-
-
-_WORKER_SLOTS = 64  # worker ids beyond this share slots (modulo); real loaders use far fewer
 
 
 def read_exclusions(exclude: str | Path | Iterable[str] | None) -> set[str]:
@@ -143,15 +132,6 @@ class Sample(NamedTuple):
     video_id: str | list[str]
     view: int | Tensor = 0
     skipped: tuple[Skipped, ...] = ()
-
-
-class Skipped(NamedTuple):
-    """A sample skipped under ``on_error="skip"``: which index, which video, why."""
-
-    index: int
-    video_id: str
-    reason: str
-    message: str
 
 
 def collate(items: Sequence[Sample | Skipped]) -> Sample:
@@ -198,7 +178,7 @@ def _template_key(template: str) -> str:
     return template.replace("[", "").replace("]", "")
 
 
-class SomethingSomethingV2(Dataset):
+class SomethingSomethingV2(VideoClipDataset):
     """Something-Something v2 clips with their Something-Else region graphs.
 
     Args:
@@ -236,6 +216,8 @@ class SomethingSomethingV2(Dataset):
             :meth:`error_report` as ``excluded``.
     """
 
+    skip_errors = (*VideoClipDataset.skip_errors, (MissingBoxesError, "no_boxes"))
+
     def __init__(
         self,
         root: str | Path,
@@ -266,15 +248,10 @@ class SomethingSomethingV2(Dataset):
         if sampling not in ("tsn", "uniform", "dense"):
             raise ValueError(f"unknown sampling {sampling!r}; expected tsn, uniform or dense")
         self.root = Path(root)
-        self.split, self.num_frames = split, num_frames
-        self.sampling, self.stride = sampling, stride
-        self.size, self.on_error, self.annotation_fps = size, on_error, annotation_fps
-        self.train = split == "train" if train is None else train
-        self.num_clips, self.num_crops = views
-        self.views = self.num_clips * self.num_crops
+        self.split, self.on_error, self.annotation_fps = split, on_error, annotation_fps
         self.labels_dir = Path(labels_dir) if labels_dir is not None else self.root / LABELS_DIR
         self.videos_dir = Path(videos_dir) if videos_dir is not None else self.root / VIDEO_DIR
-        self.video_ext, self.decode_threads = video_ext, decode_threads
+        self.video_ext = video_ext
 
         labels_file = self.labels_dir / "something-something-v2-labels.json"
         labels = load_json(labels_file)
@@ -294,23 +271,20 @@ class SomethingSomethingV2(Dataset):
 
         self.box_source = self._open_boxes(boxes, box_index)
 
-        if transform is not None:
-            self._transforms = (
-                [transform(c) for c in range(self.num_crops)] if self.num_crops > 1 else [transform]
-            )
-        elif self.train:
-            flip_labels = flip_label_map(self.labels) if flip else None
-            self._transforms = [train_transform(size, train_crop, flip_labels=flip_labels)]
-        else:
-            self._transforms = [
-                eval_transform(size, c, self.num_crops) for c in range(self.num_crops)
-            ]
-
-        n = len(self)
-        self._status = torch.zeros(n, dtype=torch.int8).share_memory_()
-        self._dropped = torch.zeros(n, len(BOX_REASONS), dtype=torch.int32).share_memory_()
-        # (index, pid) that each worker is reading, -1 when idle: names the video of a dead worker
-        self._reading = torch.full((_WORKER_SLOTS, 2), -1, dtype=torch.long).share_memory_()
+        self._init_clips(
+            num_frames=num_frames,
+            sampling=sampling,
+            stride=stride,
+            size=size,
+            train=split == "train" if train is None else train,
+            views=views,
+            train_crop=train_crop,
+            flip_labels=flip_label_map(self.labels) if flip else None,
+            transform=transform,
+            on_error=on_error,
+            decode_threads=decode_threads,
+        )
+        self._dropped = torch.zeros(len(self), len(BOX_REASONS), dtype=torch.int32).share_memory_()
 
     @property
     def box_index(self) -> BoxSource | None:
@@ -370,48 +344,9 @@ class SomethingSomethingV2(Dataset):
         index_path = Path(box_index) if box_index is not None else self.root / INDEX_NAME
         return BoxIndex.open_or_build(paths, index_path, self.annotation_fps)
 
-    def __len__(self) -> int:
-        return len(self.records) * self.views
-
-    def _rng(self) -> np.random.Generator | None:
-        # drawn from torch's RNG, which DataLoader seeds differently in each worker and epoch
-        return np.random.default_rng(int(torch.randint(2**62, ()))) if self.train else None
-
-    def __getitem__(self, index: int) -> Sample | Skipped:
-        if not 0 <= index < len(self):
-            raise IndexError(f"index {index} out of range for {len(self)} samples")
-        video_id, label = self.records[index // self.views]
-        view = index % self.views
-        self._status[index] = 0
+    def _clear(self, index: int) -> None:
+        super()._clear(index)
         self._dropped[index] = 0
-        info = torch.utils.data.get_worker_info()
-        slot = (info.id if info is not None else 0) % _WORKER_SLOTS
-        self._reading[slot] = torch.tensor([index, os.getpid()])
-        try:
-            return self._load(index, video_id, label, view)
-        except (FileNotFoundError, VideoDecodeError, MissingBoxesError) as e:
-            if self.on_error == "raise":
-                raise
-            reason = (
-                "missing_video"
-                if isinstance(e, FileNotFoundError)
-                else "decode_error"
-                if isinstance(e, VideoDecodeError)
-                else "no_boxes"
-            )
-            self._status[index] = SKIP_REASONS.index(reason) + 1
-            return Skipped(index, video_id, reason, str(e))
-        finally:
-            self._reading[slot] = -1
-
-    def reading(self) -> dict[int, tuple[int, str]]:
-        """What each process is reading now: ``{pid: (index, video_id)}`` (a worker killed in
-        the middle of a read stays listed with the video that killed it)."""
-        out = {}
-        for index, pid in self._reading.tolist():
-            if index >= 0:
-                out[pid] = (index, self.records[index // self.views][0])
-        return out
 
     def _load(self, index: int, video_id: str, label: int, view: int) -> Sample:
         clip_idx, crop_idx = divmod(view, self.num_crops)
@@ -419,19 +354,7 @@ class SomethingSomethingV2(Dataset):
         if isinstance(self.box_source, BoxIndex) and video_id not in self.box_source:
             raise self._missing_boxes(video_id)  # before decoding: the index can tell
         path = self.videos_dir / f"{video_id}{self.video_ext}"
-        with VideoReader(path, threads=self.decode_threads) as reader:
-            n = reader.num_frames or reader.count_frames()
-            idx = sample_indices(
-                self.sampling,
-                n,
-                self.num_frames,
-                self.train,
-                rng,
-                self.stride,
-                clip_idx,
-                self.num_clips,
-            )
-            frames, times = reader.read(idx)
+        frames, times, _ = self.read_view(path, view, rng)
         boxes = None
         if self.box_source is not None:
             boxes = self.box_source.boxes(video_id, frames, times)
@@ -524,19 +447,11 @@ class SomethingSomethingV2(Dataset):
             "dropped_boxes": {reason: count}, "unknown_templates": count, "excluded": count,
             "samples": len}``.
         """
-        status = self._status.long()
-        skipped = {r: int((status == i + 1).sum()) for i, r in enumerate(SKIP_REASONS)}
-        ids = {
-            r: [
-                self.records[int(j) // self.views][0]
-                for j in torch.nonzero(status == i + 1).flatten()
-            ]
-            for i, r in enumerate(SKIP_REASONS)
-        }
         dropped = self._dropped.sum(0).tolist()
+        report = self.skip_report()
         return {
-            "skipped": skipped,
-            "skipped_ids": ids,
+            "skipped": report["skipped"],
+            "skipped_ids": report["skipped_ids"],
             "dropped_boxes": dict(zip(BOX_REASONS, map(int, dropped), strict=True)),
             "unknown_templates": len(self.unknown_templates),
             "excluded": len(self.excluded),
@@ -545,7 +460,7 @@ class SomethingSomethingV2(Dataset):
 
     def reset_errors(self) -> None:
         """Start a new count for :meth:`error_report` (e.g. at the start of an epoch)."""
-        self._status.zero_()
+        super().reset_errors()
         self._dropped.zero_()
 
     def __repr__(self) -> str:

@@ -7,7 +7,7 @@ Modules and what they hold:
 
 * :mod:`~stgcn.engine.trainer`: :class:`TrainConfig`, :func:`fit`, :class:`FitResult`, ``train_mode``;
 * :mod:`~stgcn.engine.evaluation`: :func:`evaluate`, :class:`EvalResult`, :func:`write_predictions`;
-* :mod:`~stgcn.engine.forward`: the ``takes_graph`` rule (:func:`model_inputs`), autocast, loaders;
+* :mod:`~stgcn.engine.forward`: the ``takes_graph`` and ``modality`` rules (:func:`model_inputs`), autocast, loaders;
 * :mod:`~stgcn.engine.checkpoint`: :func:`save_checkpoint`, :func:`load_checkpoint` (``weights_only``);
 * :mod:`~stgcn.engine.seeding`: :func:`derive_seed`, :func:`seed_everything`, RNG state;
 * :mod:`~stgcn.engine.data_order`: the resumable sampler and per-sample seeding;
@@ -35,7 +35,7 @@ from stgcn.engine.distributed import (
     init_distributed,
 )
 from stgcn.engine.evaluation import EvalResult, evaluate, write_predictions
-from stgcn.engine.forward import model_inputs, takes_graph
+from stgcn.engine.forward import modality, model_inputs, takes_graph
 from stgcn.engine.metrics import aggregate_views, classification_report, topk_correct
 from stgcn.engine.optim import OptimConfig, build_optimizer, build_scheduler
 from stgcn.engine.plots import plot_confusion, plot_curves
@@ -61,6 +61,7 @@ __all__ = [
     "fit",
     "init_distributed",
     "load_checkpoint",
+    "modality",
     "model_inputs",
     "plot_confusion",
     "plot_curves",

@@ -10,6 +10,17 @@ model must declare:
 
 A model without the attribute is refused with a message that says how to declare it: a default
 would silently feed graph models ``None`` or graph-free models graphs they ignore.
+
+Which clip a model reads is its ``modality`` (:func:`modality`); the library's RGB models do not
+declare it, and a model without it reads RGB:
+
+* ``"rgb"`` (default): ``batch.clip`` ``[B, 3, T, H, W]``;
+* ``"flow"`` (``tsn_flow``, ``i3d_flow``): ``batch.flow`` ``[B, 2, T, H, W]`` (x, y), in its
+  place: ``model(flow, graph)``;
+* ``("rgb", "flow")`` (``two_stream``): both, ``model(clip, flow)``; such a model cannot also
+  take a graph.
+
+A flow model given a batch without ``flow`` (or with ``flow=None``) is an error that says so.
 """
 
 from __future__ import annotations
@@ -24,7 +35,19 @@ from torch.utils.data import DataLoader, Dataset
 
 from stgcn.engine.data_order import ResumableSampler, SeededDataset
 
-__all__ = ["autocast", "default_collate", "make_loader", "model_inputs", "takes_graph", "unwrap"]
+__all__ = [
+    "MODALITIES",
+    "autocast",
+    "default_collate",
+    "make_loader",
+    "modality",
+    "model_inputs",
+    "takes_graph",
+    "unwrap",
+]
+
+MODALITIES: tuple[str | tuple[str, ...], ...] = ("rgb", "flow", ("rgb", "flow"))
+"""What a model's ``modality`` may be."""
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -45,10 +68,45 @@ def takes_graph(model: nn.Module) -> bool:
     return flag
 
 
+def modality(model: nn.Module) -> str | tuple[str, ...]:
+    """The model's ``modality`` (through a DDP wrapper): "rgb" when undeclared, "flow", or
+    ``("rgb", "flow")``; anything else is a ``TypeError``."""
+    net = unwrap(model)
+    value = getattr(net, "modality", "rgb")
+    value = tuple(value) if isinstance(value, list) else value
+    if value not in MODALITIES:
+        raise TypeError(
+            f"{type(net).__name__}.modality is {value!r}; expected one of {list(MODALITIES)}"
+        )
+    return value
+
+
+def _flow(model: nn.Module, batch: Any) -> Tensor:
+    flow = getattr(batch, "flow", None)
+    if flow is None:
+        raise ValueError(
+            f"{type(unwrap(model)).__name__} reads optical flow but the batch has none "
+            "(batch.flow; read the dataset with modality 'flow' or ('rgb', 'flow'))"
+        )
+    return flow
+
+
 def model_inputs(model: nn.Module, batch: Any, device: torch.device) -> tuple[Tensor, Any]:
-    """``(clip [B, 3, T, H, W], graph or None)`` of ``batch`` on ``device``, by :func:`takes_graph`."""
-    clip = batch.clip.to(device, non_blocking=True)
-    if not takes_graph(model):
+    """The arguments of ``model`` for ``batch``, on ``device``: ``(clip or flow, graph or None)``
+    by :func:`modality` and :func:`takes_graph`, or ``(clip, flow)`` for a two-stream model."""
+    kind = modality(model)
+    graph_too = takes_graph(model)
+    if kind == ("rgb", "flow"):
+        if graph_too:
+            raise TypeError(
+                f"{type(unwrap(model)).__name__} reads rgb and flow, so it is called as "
+                "model(clip, flow) and cannot take a graph too"
+            )
+        flow = _flow(model, batch).to(device, non_blocking=True)
+        return batch.clip.to(device, non_blocking=True), flow
+    clip = batch.clip if kind == "rgb" else _flow(model, batch)
+    clip = clip.to(device, non_blocking=True)
+    if not graph_too:
         return clip, None
     graph = getattr(batch, "graph", None)
     if graph is None:

@@ -124,7 +124,9 @@ def fit(
 
     Args:
         model: an ``nn.Module`` with a ``takes_graph`` class attribute, called as
-            ``model(clip [B,3,T,H,W], graph | None) -> [B, classes]``; already on ``dist.device``.
+            ``model(clip [B,3,T,H,W], graph | None) -> [B, classes]`` (a flow or two-stream
+            model gets what its ``modality`` says: :func:`stgcn.engine.model_inputs`); already
+            on ``dist.device``.
         train_set, val_set: datasets of Sample-like items (``val_set`` may be None).
         resume: a checkpoint written by an earlier ``fit``; training continues at its epoch and
             step with its optimiser, scheduler, scaler, RNG states, history and partial-epoch sums.

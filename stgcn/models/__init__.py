@@ -6,9 +6,12 @@ What users import::
     from stgcn.models import ResNet3D, i3d_r50, video_stem, ...        # backbones, pluggable stem
     from stgcn.models import STRG, RegionFeatures                      # the region-graph model
     from stgcn.models import inflate_2d_weights, InflationReport       # 2D ImageNet -> 3D weights
+    from stgcn.models import TSN, tsn_r18, tsn_r50                     # temporal segment networks
+    from stgcn.models import TwoStream, fuse_scores                    # late fusion of two streams
 
 Every model has a ``takes_graph`` class attribute: whether ``forward(clip, graph)`` needs the
-region graph.
+region graph; a model reading optical flow also has ``modality`` ("flow", or ``("rgb", "flow")``
+for a two-stream model), which tells the engine what to feed it.
 """
 
 from stgcn.models.build import BACKBONES, MODELS, ModelConfig, build_model
@@ -37,6 +40,8 @@ from stgcn.models.resnet3d import (
     video_stem,
 )
 from stgcn.models.strg import GLOBAL_FEATURES, STRG, STRGHead
+from stgcn.models.tsn import TSN, tsn_r18, tsn_r50
+from stgcn.models.two_stream import TSN_FUSION_WEIGHTS, TwoStream, fuse_scores
 from stgcn.models.weights import freeze_backbone, init_from
 
 __all__ = [
@@ -47,6 +52,9 @@ __all__ = [
     "NONLOCAL_POSITIONS",
     "STRG",
     "STRGHead",
+    "TSN",
+    "TSN_FUSION_WEIGHTS",
+    "TwoStream",
     "BasicBlock3D",
     "Bottleneck3D",
     "InflationReport",
@@ -63,6 +71,7 @@ __all__ = [
     "cross_modality_kernel",
     "feature_frames",
     "freeze_backbone",
+    "fuse_scores",
     "i3d_nl_r18",
     "i3d_nl_r50",
     "i3d_r18",
@@ -72,5 +81,7 @@ __all__ = [
     "inflate_kernel",
     "node_batch",
     "roi_features",
+    "tsn_r18",
+    "tsn_r50",
     "video_stem",
 ]

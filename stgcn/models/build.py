@@ -13,16 +13,26 @@ boxes). The models keep their weights in ``channels_last_3d`` and convert the cl
 ``i3d_gcn``    STRG: I3D + region graph (similarity + spatial-temporal GCN)
 ``i3d_nl_gcn`` STRG: NL-I3D + region graph
 ``i3d_roi``    ablation: STRG's boxes and RoIAlign nodes, mean-pooled with no graph
+``tsn``        TSN: a torchvision 2D ResNet over K segments, consensus = mean logits
+``tsn_flow``   TSN temporal stream: stacks of L flow fields (2L channels) per segment
+``i3d_flow``   I3D ResNet on optical flow (``in_channels=2``)
+``two_stream`` an RGB and a flow stream (``streams``: "tsn" or "i3d"), late softmax fusion
 =============  ==================================================================
+
+What each model reads is its ``modality`` (absent: "rgb"): "rgb" models take the batch's
+``clip`` ``[B, 3, T, H, W]``, "flow" models its ``flow`` ``[B, 2, T, H, W]``, and
+``two_stream`` (``("rgb", "flow")``) is called as ``model(clip, flow)``
+(:func:`stgcn.engine.model_inputs`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import torch
+import torchvision
 from torch import Tensor, nn
 
 from stgcn.layers.space_time_gcn import SpaceTimeGCN
@@ -30,6 +40,8 @@ from stgcn.models import resnet3d as r3d
 from stgcn.models.inflate import inflate_2d_weights
 from stgcn.models.region import RegionFeatures
 from stgcn.models.strg import STRG
+from stgcn.models.tsn import tsn_r18, tsn_r50
+from stgcn.models.two_stream import TSN_FUSION_WEIGHTS, TwoStream
 
 BACKBONES: dict[tuple[str, str], Callable[..., r3d.ResNet3D]] = {
     ("c2d", "r18"): r3d.c2d_r18,
@@ -71,6 +83,18 @@ class ModelConfig:
     layer; "per_layer": a graph per layer), ``gcn_norm`` (True: LayerNorm + ReLU after every
     graph convolution), ``gcn_bias`` (False: Z = GXW). See
     :class:`~stgcn.layers.SpaceTimeGCN`.
+
+    Two-stream (``tsn``, ``tsn_flow``, ``i3d_flow``, ``two_stream``): ``weights`` the name of a
+    torchvision ResNet weights enum member ("IMAGENET1K_V1", "DEFAULT"; downloaded by
+    torchvision when not cached, never by default): the 2D backbone of a TSN loads it, a 3D
+    one inflates it as ``inflate_from`` would (a flow network's first conv by TSN's
+    cross-modality rule); ``new_length`` L, frames per TSN segment (flow: the stack length, 5 by
+    default; rgb: 1, or L to read a clip sampled for a flow stream of L-frame stacks, using each
+    segment's middle frame); ``partial_bn`` (True) freeze every TSN BatchNorm but the first;
+    ``streams`` of ``two_stream`` ("tsn" or "i3d"); ``fusion_weights`` RGB : flow (TSN's
+    1 : 1.5). TSN's dropout defaults to 0.8 (rgb) and 0.7 (flow). ``i3d_flow`` takes 2 input
+    channels whatever ``in_channels`` says. ``two_stream`` with "tsn" feeds both streams the
+    same T = K * L frame indices (the SSv2 reader's ``("rgb", "flow")`` modality).
     """
 
     depth: str | int = "r50"
@@ -96,6 +120,11 @@ class ModelConfig:
     gcn_similarity: str = "shared"
     gcn_norm: bool = True
     gcn_bias: bool = False
+    weights: str | None = None
+    new_length: int | None = None
+    partial_bn: bool = True
+    streams: str = "tsn"
+    fusion_weights: tuple[float, float] = TSN_FUSION_WEIGHTS
 
     @property
     def depth_name(self) -> str:
@@ -123,9 +152,14 @@ def _backbone(kind: str, cfg: ModelConfig, num_classes: int | None, dropout: flo
     return model
 
 
+def _dropout(cfg: ModelConfig) -> float:
+    """Dropout before the classifier of a pooling-only 3D model: 0.5 unless configured."""
+    return 0.5 if cfg.dropout is None else cfg.dropout
+
+
 def _pooled(kind: str) -> Callable[[int, ModelConfig], nn.Module]:
     def build(num_classes: int, cfg: ModelConfig) -> nn.Module:
-        return _backbone(kind, cfg, num_classes, 0.5 if cfg.dropout is None else cfg.dropout)
+        return _backbone(kind, cfg, num_classes, _dropout(cfg))
 
     return build
 
@@ -163,6 +197,53 @@ def _strg(kind: str, graph: bool = True) -> Callable[[int, ModelConfig], nn.Modu
     return build
 
 
+def _tsn(modality: str) -> Callable[[int, ModelConfig], nn.Module]:
+    def build(num_classes: int, cfg: ModelConfig) -> nn.Module:
+        if cfg.width != 64:
+            raise ValueError(
+                f"build_model: TSN uses torchvision's ResNet at its own width (64), got "
+                f"width={cfg.width}"
+            )
+        if cfg.inflate_from is not None:
+            raise ValueError("build_model: a TSN takes 2D weights with weights=, not inflate_from")
+        length = cfg.new_length or (5 if modality == "flow" else 1)
+        if cfg.frames is not None and (cfg.frames < 1 or cfg.frames % length):
+            raise ValueError(
+                f"build_model: frames={cfg.frames} must be a positive multiple of "
+                f"new_length={length} (K segments of L frames)"
+            )
+        builder = tsn_r18 if cfg.depth_name == "r18" else tsn_r50
+        return builder(
+            num_classes,
+            weights=cfg.weights,
+            modality=modality,
+            new_length=length,
+            dropout=(0.8 if modality == "rgb" else 0.7) if cfg.dropout is None else cfg.dropout,
+            partial_bn=cfg.partial_bn,
+            channels_last=cfg.channels_last,
+        )
+
+    return build
+
+
+def _i3d_flow(num_classes: int, cfg: ModelConfig) -> nn.Module:
+    model = _backbone("i3d", replace(cfg, in_channels=2), num_classes, _dropout(cfg))
+    model.modality = "flow"  # the engine feeds it the batch's flow, not its clip
+    return model
+
+
+def _two_stream(num_classes: int, cfg: ModelConfig) -> nn.Module:
+    if cfg.streams == "tsn":
+        length = cfg.new_length or 5
+        cfg = replace(cfg, new_length=length)
+        rgb, flow = _tsn("rgb")(num_classes, cfg), _tsn("flow")(num_classes, cfg)
+    elif cfg.streams == "i3d":
+        rgb, flow = _pooled("i3d")(num_classes, cfg), _i3d_flow(num_classes, cfg)
+    else:
+        raise ValueError(f"build_model: streams must be 'tsn' or 'i3d', got {cfg.streams!r}")
+    return TwoStream(rgb, flow, cfg.fusion_weights)
+
+
 MODELS: dict[str, Callable[[int, ModelConfig], nn.Module]] = {
     "c2d": _pooled("c2d"),
     "i3d": _pooled("i3d"),
@@ -170,6 +251,10 @@ MODELS: dict[str, Callable[[int, ModelConfig], nn.Module]] = {
     "i3d_gcn": _strg("i3d"),
     "i3d_nl_gcn": _strg("i3d_nl"),
     "i3d_roi": _strg("i3d", graph=False),
+    "tsn": _tsn("rgb"),
+    "tsn_flow": _tsn("flow"),
+    "i3d_flow": _i3d_flow,
+    "two_stream": _two_stream,
 }
 
 
@@ -187,14 +272,44 @@ def build_model(name: str, num_classes: int, **config: object) -> nn.Module:
     if unknown:
         raise ValueError(f"build_model: unknown config keys {unknown}; known: {sorted(known)}")
     cfg = ModelConfig(**config)  # type: ignore[arg-type]
+    if cfg.weights is not None and cfg.inflate_from is not None:
+        raise ValueError("build_model: give weights= or inflate_from=, not both")
     model = MODELS[name](num_classes, cfg)
     if cfg.channels_last:  # the parts outside the backbone too (STRG's 1x1x1 region conv)
-        model.to(memory_format=torch.channels_last_3d)
+        _to_channels_last(model)
     model.num_frames = cfg.frames
-    if cfg.inflate_from is not None:
-        state = cfg.inflate_from
-        if isinstance(state, str | Path):
-            state = torch.load(state, map_location="cpu", weights_only=True)
-        backbone = model.backbone if isinstance(model, STRG) else model
-        model.inflation_report = inflate_2d_weights(backbone, state)
+    state = cfg.inflate_from
+    if state is None and cfg.weights is not None and _backbones_3d(model):
+        state = _RESNETS_2D[cfg.depth_name](weights=cfg.weights).state_dict()
+    if isinstance(state, str | Path):
+        state = torch.load(state, map_location="cpu", weights_only=True)
+    if state is not None:
+        for backbone in _backbones_3d(model):
+            backbone.inflation_report = inflate_2d_weights(backbone, state)
+        if isinstance(model, STRG):
+            model.inflation_report = model.backbone.inflation_report
     return model
+
+
+_RESNETS_2D = {"r18": torchvision.models.resnet18, "r50": torchvision.models.resnet50}
+
+
+def _backbones_3d(model: nn.Module) -> list[r3d.ResNet3D]:
+    """The 3D ResNets that 2D weights inflate into: the model, an STRG's backbone, or those of
+    both streams; a TSN has none (it takes its weights at construction)."""
+    if isinstance(model, r3d.ResNet3D):
+        return [model]
+    if isinstance(model, STRG):
+        return [model.backbone]
+    if isinstance(model, TwoStream):
+        return _backbones_3d(model.rgb) + _backbones_3d(model.flow)
+    return []
+
+
+def _to_channels_last(model: nn.Module) -> None:
+    """Every convolution's weight in the channels-last format of its rank (3D and 2D)."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv3d):
+            m.to(memory_format=torch.channels_last_3d)
+        elif isinstance(m, nn.Conv2d):
+            m.to(memory_format=torch.channels_last)

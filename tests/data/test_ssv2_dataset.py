@@ -20,6 +20,7 @@ from stgcn.data.boxes import BoxIndex, MalformedJSONError
 from stgcn.data.dead_workers import WorkerDiedError, name_dead_worker
 from stgcn.data.something_else import CATEGORY, HAND_TRACK
 from stgcn.data.ssv2 import (
+    SKIP_REASONS,
     BadBoxError,
     MissingBoxesError,
     Sample,
@@ -216,6 +217,7 @@ def test_corrupt_or_truncated_webm(copy: Path, damage: str):
     s = ds[3]
     assert isinstance(s, Skipped) and s.reason == "decode_error" and "104.webm" in s.message
     assert ds.error_report()["skipped"] == {"missing_video": 0, "decode_error": 1, "no_boxes": 0}
+    assert tuple(r for _, r in SomethingSomethingV2.skip_errors) == SKIP_REASONS  # one list
 
 
 def test_video_without_box_entry(copy: Path):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import pytest
 import torch
 from engine_toys import ToyNet, ToyVideos, toy_collate
 from torch import nn
 
-from stgcn.engine import evaluate, model_inputs, takes_graph
+from stgcn.engine import evaluate, modality, model_inputs, takes_graph
 from stgcn.models import build_model
 
 
@@ -47,3 +49,40 @@ def test_a_graph_model_without_a_graph_in_the_batch_is_an_error() -> None:
     batch = _batch()._replace(graph=None)
     with pytest.raises(ValueError, match="takes a region graph but the batch has none"):
         model_inputs(ToyNet(), batch, torch.device("cpu"))
+
+
+class _TwoClips(NamedTuple):
+    clip: torch.Tensor
+    flow: torch.Tensor | None
+    graph: object = None
+
+
+def test_models_get_the_clip_of_their_modality() -> None:
+    """rgb models read batch.clip, flow models batch.flow, a two-stream model both."""
+    batch = _TwoClips(torch.randn(2, 3, 10, 32, 32), torch.randn(2, 2, 10, 32, 32))
+    cpu = torch.device("cpu")
+    tsn = build_model("tsn", 5, depth=18, new_length=5)
+    flow = build_model("tsn_flow", 5, depth=18)
+    i3d_flow = build_model("i3d_flow", 5, depth=18, width=4)
+    two = build_model("two_stream", 5, depth=18)
+    assert [modality(m) for m in (tsn, flow, i3d_flow, two)] == [
+        "rgb",
+        "flow",
+        "flow",
+        ("rgb", "flow"),
+    ]
+    assert model_inputs(tsn, batch, cpu)[0] is batch.clip
+    for m in (flow, i3d_flow):
+        clip, graph = model_inputs(m, batch, cpu)
+        assert clip is batch.flow and graph is None
+    rgb, fl = model_inputs(two, batch, cpu)
+    assert rgb is batch.clip and fl is batch.flow
+    assert two.eval()(*model_inputs(two, batch, cpu)).shape == (2, 5)
+    assert modality(ToyNet()) == "rgb"  # undeclared: RGB, as every model before flow
+    for m in (flow, two):
+        with pytest.raises(ValueError, match="reads optical flow but the batch has none"):
+            model_inputs(m, batch._replace(flow=None), cpu)
+    bad = _GraphFree()
+    bad.modality = "depth"
+    with pytest.raises(TypeError, match="modality is 'depth'"):
+        model_inputs(bad, batch, cpu)
