@@ -1,6 +1,8 @@
 """Semi-supervised node classification on Planetoid (Kipf & Welling 2017; PyG examples/gcn.py).
 
-Two SpectralGCNConv layers with 16 hidden units, dropout 0.5 on the input and hidden layer,
+The library does the work: stgcn.data.planetoid.load_planetoid, stgcn.models.KipfGCN and
+stgcn.engine.FullBatchTrainer; this script seeds, interleaves, times and prints. KipfGCN is two
+SpectralGCNConv layers with 16 hidden units, dropout 0.5 on the input and hidden layer,
 Adam (lr 0.01, weight decay 5e-4 on the first layer only), row-normalised features, 200 epochs;
 the reported test accuracy is the one at the epoch of best validation accuracy. As in Kipf's code,
 the input dropout acts on the non-zero features only (the same distribution as dense dropout).
@@ -19,108 +21,34 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import statistics
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-import torch_geometric.transforms as T
 from _machine import machine
-from torch import Tensor, nn
+from torch import nn
 from torch_geometric.data import Data
-from torch_geometric.datasets import Planetoid
 from torch_geometric.nn import GCNConv
 
+from stgcn.data.planetoid import PLANETOID_DATASETS, default_root, load_planetoid
+from stgcn.engine import FullBatchTrainer, kipf_adam
 from stgcn.layers import SpectralGCNConv
+from stgcn.models import KipfGCN
 
-DATASETS = ("Cora", "CiteSeer", "PubMed")
-RAW_NAMES = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
 CONVS: dict[str, type[nn.Module]] = {"stgcn": SpectralGCNConv, "pyg": GCNConv}
 
 
-def default_root() -> Path:
-    """Where Planetoid downloads to by default: ``$XDG_CACHE_HOME/stgcn/planetoid``."""
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "stgcn" / "planetoid"
-
-
-def copy_raw(raw_dir: Path, root: Path, name: str) -> Path:
-    """Copy the Planetoid raw files ``ind.<name>.*`` from ``raw_dir`` into ``<root>/<name>/raw``."""
-    files = [raw_dir / f"ind.{name.lower()}.{n}" for n in RAW_NAMES]
-    missing = [f.name for f in files if not f.is_file()]
-    if missing:
-        raise SystemExit(f"--raw-dir {raw_dir}: missing Planetoid raw files {missing}")
-    dst = root / name / "raw"
-    dst.mkdir(parents=True, exist_ok=True)
-    for f in files:
-        shutil.copyfile(f, dst / f.name)
-    return dst
-
-
-def load_planetoid(name: str, root: Path | str, raw_dir: Path | str | None = None) -> Data:
-    """The public split of ``name`` with row-normalised features, via PyG's Planetoid.
-
-    Planetoid downloads the raw files into ``<root>/<name>/raw`` when they are not there; offline,
-    put them there yourself (or pass ``raw_dir`` to copy them) and nothing is downloaded.
-    """
-    root = Path(root)
-    if raw_dir is not None:
-        copy_raw(Path(raw_dir), root, name)
-    raw = root / name / "raw"
-    have_raw = all((raw / f"ind.{name.lower()}.{n}").is_file() for n in RAW_NAMES)
-    if have_raw:
-        return Planetoid(str(root), name, transform=T.NormalizeFeatures())[0]
+def load(name: str, root: Path, raw_dir: Path | None) -> Data:
+    """:func:`stgcn.data.planetoid.load_planetoid`, with its errors as a message for the CLI."""
     try:
-        dataset = Planetoid(str(root), name, transform=T.NormalizeFeatures())
-    except Exception as err:  # fsspec/urllib raise many types when offline; all end here.
+        return load_planetoid(name, root, raw_dir)
+    except FileNotFoundError as err:
         raise SystemExit(
-            f"Could not download {name} into {raw} ({type(err).__name__}: {err}).\n"
-            f"Offline, pass --root DIR with the Planetoid raw files ind.{name.lower()}.* in "
-            f"DIR/{name}/raw/, or --raw-dir DIR_WITH_RAW_FILES to copy them there "
-            f"(e.g. --raw-dir ../shared/data/planetoid/raw)."
+            f"{err}\nOn the command line: --root DIR with the raw files ind.{name.lower()}.* in "
+            f"DIR/{name}/raw/, or --raw-dir DIR_WITH_RAW_FILES to copy them there."
         ) from err
-    return dataset[0]
-
-
-class GCN(nn.Module):
-    """Two graph convolutions of class ``conv`` with ReLU and dropout (Kipf & Welling's model).
-
-    x [N, in_channels] (dense, or a coalesced sparse COO tensor), edge_index [2, E]
-    -> logits [N, out_channels].
-    """
-
-    def __init__(
-        self,
-        conv: type[nn.Module],
-        in_channels: int,
-        hidden_channels: int,
-        out_channels: int,
-        dropout: float = 0.5,
-    ) -> None:
-        super().__init__()
-        self.dropout = dropout
-        self.conv1 = conv(in_channels, hidden_channels, cached=True)
-        self.conv2 = conv(hidden_channels, out_channels, cached=True)
-
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        if x.is_sparse:
-            # Kipf & Welling's sparse dropout. Dropout keeps a zero at zero, so dropping only the
-            # stored values has the distribution of F.dropout on the dense matrix, and on
-            # bag-of-words features (1% non-zero) it costs a few ms instead of most of the step.
-            values = F.dropout(x.values(), p=self.dropout, training=self.training)
-            x = torch.sparse_coo_tensor(
-                x.indices(), values, x.shape, is_coalesced=True, check_invariants=False
-            ).to_dense()
-        else:
-            x = F.dropout(x, p=self.dropout, training=self.training)
-        x = self.conv1(x, edge_index).relu()
-        x = F.dropout(x, p=self.dropout, training=self.training)
-        return self.conv2(x, edge_index)
 
 
 @dataclass
@@ -150,64 +78,19 @@ class RunResult:
         return statistics.median(self.step_times)
 
 
-class Trainer:
-    """Trains one GCN epoch by epoch, with its own RNG state so that runs can be interleaved."""
+def make_trainer(conv: str, data: Data, seed: int, hyper: Hyper) -> FullBatchTrainer:
+    """A KipfGCN with ``conv`` ("stgcn" or "pyg") seeded by ``seed``, and its trainer."""
+    torch.manual_seed(seed)
+    num_classes = int(data.y.max()) + 1
+    model = KipfGCN(
+        data.num_features, num_classes, hyper.hidden, hyper.dropout, conv=CONVS[conv], cached=True
+    ).to(data.x.device)
+    return FullBatchTrainer(model, data, kipf_adam(model, hyper.lr, hyper.weight_decay))
 
-    def __init__(self, conv: str, data: Data, seed: int, hyper: Hyper) -> None:
-        self.data = data
-        self.x = data.x.to_sparse().coalesce()
-        self.cuda = data.x.is_cuda
-        torch.manual_seed(seed)
-        num_classes = int(data.y.max()) + 1
-        self.model = GCN(CONVS[conv], data.num_features, hyper.hidden, num_classes, hyper.dropout)
-        self.model.to(data.x.device)
-        self.optimizer = torch.optim.Adam(
-            [
-                dict(params=self.model.conv1.parameters(), weight_decay=hyper.weight_decay),
-                dict(params=self.model.conv2.parameters(), weight_decay=0.0),
-            ],
-            lr=hyper.lr,
-        )
-        self.rng = torch.get_rng_state()
-        self.cuda_rng = torch.cuda.get_rng_state() if self.cuda else None
-        self.result = RunResult(conv, seed)
-        self.epoch = 0
 
-    def _sync(self) -> None:
-        if self.cuda:
-            torch.cuda.synchronize()
-
-    def step(self) -> None:
-        """One timed training step, then evaluation; keeps the test accuracy at the best val."""
-        torch.set_rng_state(self.rng)
-        if self.cuda:
-            torch.cuda.set_rng_state(self.cuda_rng)
-        data, model = self.data, self.model
-        self._sync()
-        start = time.perf_counter()
-        model.train()
-        self.optimizer.zero_grad()
-        out = model(self.x, data.edge_index)
-        loss = F.cross_entropy(out[data.train_mask], data.y[data.train_mask])
-        loss.backward()
-        self.optimizer.step()
-        self._sync()
-        self.result.step_times.append(time.perf_counter() - start)
-        self.rng = torch.get_rng_state()
-        if self.cuda:
-            self.cuda_rng = torch.cuda.get_rng_state()
-
-        self.epoch += 1
-        model.eval()
-        with torch.no_grad():
-            pred = model(self.x, data.edge_index).argmax(dim=-1)
-        val, test = (
-            100.0 * int((pred[m] == data.y[m]).sum()) / int(m.sum())
-            for m in (data.val_mask, data.test_mask)
-        )
-        if val > self.result.val_acc:
-            self.result.val_acc, self.result.test_acc = val, test
-            self.result.best_epoch = self.epoch
+def run_result(conv: str, seed: int, trainer: FullBatchTrainer) -> RunResult:
+    r = trainer.result
+    return RunResult(conv, seed, r.test_acc, r.val_acc, r.best_epoch, r.step_times)
 
 
 def train_once(
@@ -215,21 +98,24 @@ def train_once(
 ) -> RunResult:
     """Train the two-layer GCN with ``conv`` ("stgcn" or "pyg") on ``data`` for one seed."""
     hyper = hyper or Hyper()
-    trainer = Trainer(conv, data, seed, hyper)
+    trainer = make_trainer(conv, data, seed, hyper)
     for _ in range(hyper.epochs):
         trainer.step()
-    return trainer.result
+    return run_result(conv, seed, trainer)
 
 
 def train_interleaved(
     data: Data, convs: Sequence[str], seed: int, hyper: Hyper
 ) -> dict[str, RunResult]:
-    """Train one model per conv on the same seed, alternating which steps first each epoch."""
-    trainers = [Trainer(c, data, seed, hyper) for c in convs]
+    """Train one model per conv on the same seed, alternating which steps first each epoch.
+
+    Each trainer keeps its own RNG state, so both draw the dropout masks they would draw alone.
+    """
+    trainers = [make_trainer(c, data, seed, hyper) for c in convs]
     for epoch in range(hyper.epochs):
         for t in trainers[epoch % 2 :] + trainers[: epoch % 2]:
             t.step()
-    return {t.result.conv: t.result for t in trainers}
+    return {c: run_result(c, seed, t) for c, t in zip(convs, trainers, strict=True)}
 
 
 def summary(results: list[RunResult]) -> dict[str, float]:
@@ -249,7 +135,7 @@ def run(args: argparse.Namespace) -> dict:
     device = torch.device(
         ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     )
-    data = load_planetoid(args.dataset, args.root, args.raw_dir).to(device)
+    data = load(args.dataset, args.root, args.raw_dir).to(device)
     hyper = Hyper(args.epochs, args.hidden, args.lr, args.weight_decay, args.dropout)
     convs = ["stgcn", "pyg"] if args.compare_pyg else ["stgcn"]
     info = machine()
@@ -306,7 +192,7 @@ def run(args: argparse.Namespace) -> dict:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--dataset", choices=DATASETS, default="Cora")
+    p.add_argument("--dataset", choices=PLANETOID_DATASETS, default="Cora")
     p.add_argument("--runs", type=int, default=10)
     p.add_argument("--epochs", type=int, default=200)
     p.add_argument("--hidden", type=int, default=16)

@@ -1,4 +1,4 @@
-"""Datasets (SSv2 with Something-Else boxes, UCF101), box sources, samplers, transforms and the
+"""Datasets (SSv2 with Something-Else boxes, UCF101, the Planetoid citation graphs), box sources, samplers, transforms and the
 synthetic SSv2-format generator.
 
 What needs PyAV (the ``video`` extra: the reader and the dataset) is imported on first use, so
@@ -15,6 +15,13 @@ from stgcn.data.boxes import (
     clip_boxes,
 )
 from stgcn.data.dead_workers import WorkerDiedError, name_dead_worker
+from stgcn.data.planetoid import (
+    PLANETOID_DATASETS,
+    PLANETOID_RAW_NAMES,
+    copy_raw,
+    default_root,
+    load_planetoid,
+)
 from stgcn.data.sampling import dense_indices, sample_indices, tsn_indices, uniform_indices
 from stgcn.data.something_else import CATEGORY, HAND_TRACK, from_something_else
 from stgcn.data.transforms import ClipBoxes, eval_transform, train_transform
@@ -42,6 +49,8 @@ _NEEDS_AV = {
 __all__ = [
     "CATEGORY",
     "HAND_TRACK",
+    "PLANETOID_DATASETS",
+    "PLANETOID_RAW_NAMES",
     "BoxIndex",
     "BoxSource",
     "ClipBoxes",
@@ -52,9 +61,12 @@ __all__ = [
     "annotation_frames",
     "build_box_index",
     "clip_boxes",
+    "copy_raw",
+    "default_root",
     "dense_indices",
     "eval_transform",
     "from_something_else",
+    "load_planetoid",
     "name_dead_worker",
     "sample_indices",
     "train_transform",

@@ -6,6 +6,8 @@ the plots); importing this package without it raises an ImportError that says so
 Modules and what they hold:
 
 * :mod:`~stgcn.engine.trainer`: :class:`TrainConfig`, :func:`fit`, :class:`FitResult`, ``train_mode``;
+* :mod:`~stgcn.engine.full_batch`: :func:`fit_full_batch`, :class:`FullBatchTrainer`,
+  :func:`kipf_adam`: full-batch node classification on one graph (Kipf & Welling's protocol);
 * :mod:`~stgcn.engine.evaluation`: :func:`evaluate`, :class:`EvalResult`, :func:`write_predictions`;
 * :mod:`~stgcn.engine.forward`: the ``takes_graph`` and ``modality`` rules (:func:`model_inputs`), autocast, loaders;
 * :mod:`~stgcn.engine.checkpoint`: :func:`save_checkpoint`, :func:`load_checkpoint` (``weights_only``);
@@ -36,6 +38,7 @@ from stgcn.engine.distributed import (
 )
 from stgcn.engine.evaluation import EvalResult, evaluate, write_predictions
 from stgcn.engine.forward import modality, model_inputs, takes_graph
+from stgcn.engine.full_batch import FullBatchResult, FullBatchTrainer, fit_full_batch, kipf_adam
 from stgcn.engine.metrics import aggregate_views, classification_report, topk_correct
 from stgcn.engine.optim import OptimConfig, build_optimizer, build_scheduler
 from stgcn.engine.plots import plot_confusion, plot_curves
@@ -46,6 +49,8 @@ __all__ = [
     "DistInfo",
     "EvalResult",
     "FitResult",
+    "FullBatchResult",
+    "FullBatchTrainer",
     "OptimConfig",
     "TrainConfig",
     "UnsafeFileError",
@@ -59,7 +64,9 @@ __all__ = [
     "derive_seed",
     "evaluate",
     "fit",
+    "fit_full_batch",
     "init_distributed",
+    "kipf_adam",
     "load_checkpoint",
     "modality",
     "model_inputs",

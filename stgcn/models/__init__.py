@@ -8,6 +8,7 @@ What users import::
     from stgcn.models import inflate_2d_weights, InflationReport       # 2D ImageNet -> 3D weights
     from stgcn.models import TSN, tsn_r18, tsn_r50                     # temporal segment networks
     from stgcn.models import TwoStream, fuse_scores                    # late fusion of two streams
+    from stgcn.models import KipfGCN                                   # Kipf & Welling's node classifier
 
 Every model has a ``takes_graph`` class attribute: whether ``forward(clip, graph)`` needs the
 region graph; a model reading optical flow also has ``modality`` ("flow", or ``("rgb", "flow")``
@@ -22,6 +23,7 @@ from stgcn.models.inflate import (
     inflate_2d_weights,
     inflate_kernel,
 )
+from stgcn.models.kipf_gcn import KipfGCN
 from stgcn.models.patchy_san import PatchySANNet
 from stgcn.models.region import RegionFeatures, feature_frames, node_batch, roi_features
 from stgcn.models.resnet3d import (
@@ -58,6 +60,7 @@ __all__ = [
     "BasicBlock3D",
     "Bottleneck3D",
     "InflationReport",
+    "KipfGCN",
     "ModelConfig",
     "PatchySANNet",
     "RegionFeatures",
