@@ -1,4 +1,8 @@
-"""benchmarks/cora.py: the Kipf & Welling protocol reaches the paper's accuracy; the CLI works."""
+"""benchmarks/cora.py: the Kipf & Welling protocol reaches the paper's accuracy; the CLI works.
+
+The loader, the model and the training are the library's (tests/data/test_planetoid.py,
+tests/models/test_kipf_gcn.py, tests/engine/test_full_batch.py); these tests are the script's.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from stgcn.data import planetoid
+from stgcn.data.planetoid import load_planetoid
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "cora.py"
@@ -23,8 +30,8 @@ def cora_bench(bench):
 
 
 @pytest.fixture(scope="module")
-def cora(cora_bench, planetoid_root: Path):
-    return cora_bench.load_planetoid("Cora", planetoid_root)
+def cora(planetoid_root: Path):
+    return load_planetoid("Cora", planetoid_root)
 
 
 @pytest.mark.slow
@@ -48,18 +55,18 @@ def test_ours_and_pyg_train_identically(cora_bench, cora) -> None:
     assert both["stgcn"].val_acc > 30  # learning happened: 7 classes, chance is ~14%
 
 
-def test_offline_message(cora_bench, tmp_path: Path, monkeypatch) -> None:
+def test_offline_message_names_the_flags(cora_bench, tmp_path: Path, monkeypatch) -> None:
     def offline(*args, **kwargs):
         raise OSError("Temporary failure in name resolution")
 
-    monkeypatch.setattr(cora_bench, "Planetoid", offline)
+    monkeypatch.setattr(planetoid, "Planetoid", offline)
     with pytest.raises(SystemExit, match=r"--root DIR .*ind\.cora\.\* in DIR/Cora/raw"):
-        cora_bench.load_planetoid("Cora", tmp_path)
+        cora_bench.load("Cora", tmp_path, None)
 
 
 def test_raw_dir_missing_files(cora_bench, tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match=r"missing Planetoid raw files .*ind\.citeseer\.x"):
-        cora_bench.copy_raw(tmp_path, tmp_path / "root", "CiteSeer")
+        cora_bench.load("CiteSeer", tmp_path / "root", tmp_path)
 
 
 def test_cli_json(shared_dir: Path, tmp_path: Path) -> None:
