@@ -46,8 +46,8 @@ def test_every_listed_name_exists() -> None:
 
     import stgcn.engine
 
-    for module in ("checkpoint", "data_order", "distributed", "evaluation", "forward", "metrics",
-                   "optim", "plots", "seeding", "trainer"):  # fmt: skip
+    for module in ("checkpoint", "data_order", "distributed", "evaluation", "forward",
+                   "full_batch", "metrics", "optim", "plots", "seeding", "trainer"):  # fmt: skip
         mod = importlib.import_module(f"stgcn.engine.{module}")
         assert mod.__all__ and all(hasattr(mod, name) for name in mod.__all__), module
     assert all(hasattr(stgcn.engine, name) for name in stgcn.engine.__all__)
