@@ -93,15 +93,19 @@ class Budget:
     synthetic_size: tuple[int, int]
 
 
-# The default: 7 trainings (5 architectures, two of them two streams) on 2 CPU cores. The 2D
-# ResNets are torchvision's at full width (TSN, ConvNet+LSTM, fused), so the clip is small.
+# The default: 7 trainings (5 architectures, two of them two streams) within 20 minutes on 2 CPU
+# cores. The 2D ResNets are torchvision's at full width (TSN, ConvNet+LSTM, fused), so the clip is
+# small. Measured at 64 px, batch 8, on a 2-core AMD EPYC under a load of 4 (one training step):
+# cnn_lstm 2.9 s, fused_two_stream 3.3 s, tsn_flow 1.5 s, tsn 1.1 s, c3d 0.5 s, i3d(_flow) 0.4 s,
+# i.e. ~125 min for 4 epochs of 1,500 clips; 48 px (x0.56) and 2 epochs make that ~35 min there,
+# about half of it on an idle machine.
 CPU = Budget(
     frames=8,
     new_length=2,
-    size=64,
+    size=48,
     width_3d=16,
     depth=18,
-    epochs=4,
+    epochs=2,
     batch_size=8,
     lr=0.02,
     synthetic_videos=1875,
@@ -201,14 +205,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smoke", action="store_true", help="tiny configuration for CI")
     p.add_argument("--out", type=Path, default=Path("architectures-results"), help="output folder")
     p.add_argument("--seed", type=int, default=0, help="seed of every run (default 0)")
-    p.add_argument("--epochs", type=int, help="epochs per run (cpu 4, smoke 1)")
+    p.add_argument("--epochs", type=int, help="epochs per run (cpu 2, smoke 1)")
     p.add_argument("-b", "--batch-size", type=int, help="mini-batch size (default 8)")
     p.add_argument("--lr", type=float, help="peak learning rate (default 0.02)")
     p.add_argument("--frames", type=int, help="frames per clip T (cpu 8, smoke 4)")
     p.add_argument(
         "--new-length", type=int, help="L, frames per segment of the 2D two-stream models (2)"
     )
-    p.add_argument("--size", type=int, help="crop size (cpu 64, smoke 32)")
+    p.add_argument("--size", type=int, help="crop size (cpu 48, smoke 32)")
     p.add_argument("--width-3d", type=int, help="stem width of C3D and the I3Ds (cpu 16)")
     p.add_argument("--synthetic-videos", type=int, help="size of the generated set (1875)")
     p.add_argument(
