@@ -28,7 +28,7 @@ from typing import Any, Literal
 from stgcn.data.sampling import Sampling
 from stgcn.data.video_files import VideoFileDataset
 
-__all__ = ["HMDB51", "SPLITS_DIR", "read_split_file"]
+__all__ = ["HMDB51", "SPLITS_DIR", "list_classes", "read_split_file"]
 
 SPLITS_DIR = "testTrainMulti_7030_splits"
 FOLDS = (1, 2, 3)
