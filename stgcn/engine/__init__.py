@@ -5,7 +5,8 @@ the plots); importing this package without it raises an ImportError that says so
 
 Modules and what they hold:
 
-* :mod:`~stgcn.engine.trainer`: :class:`TrainConfig`, :func:`fit`, :class:`FitResult`, ``train_mode``;
+* :mod:`~stgcn.engine.trainer`: :class:`TrainConfig`, :func:`fit`, :class:`FitResult`, ``train_mode``,
+  :func:`classification_loss` (per-step outputs ``[B, S, C]`` of a recurrent model too);
 * :mod:`~stgcn.engine.evaluation`: :func:`evaluate`, :class:`EvalResult`, :func:`write_predictions`;
 * :mod:`~stgcn.engine.forward`: the ``takes_graph`` and ``modality`` rules (:func:`model_inputs`), autocast, loaders;
 * :mod:`~stgcn.engine.checkpoint`: :func:`save_checkpoint`, :func:`load_checkpoint` (``weights_only``);
@@ -40,7 +41,7 @@ from stgcn.engine.metrics import aggregate_views, classification_report, topk_co
 from stgcn.engine.optim import OptimConfig, build_optimizer, build_scheduler
 from stgcn.engine.plots import plot_confusion, plot_curves
 from stgcn.engine.seeding import derive_seed, rng_state, seed_everything, set_rng_state
-from stgcn.engine.trainer import FitResult, TrainConfig, fit, train_mode
+from stgcn.engine.trainer import FitResult, TrainConfig, classification_loss, fit, train_mode
 
 __all__ = [
     "DistInfo",
@@ -54,6 +55,7 @@ __all__ = [
     "broadcast_object",
     "build_optimizer",
     "build_scheduler",
+    "classification_loss",
     "classification_report",
     "cleanup_distributed",
     "derive_seed",
