@@ -1,5 +1,5 @@
-"""Datasets (SSv2 with Something-Else boxes, UCF101, the Planetoid citation graphs), box sources, samplers, transforms and the
-synthetic SSv2-format generator.
+"""Datasets (SSv2 with Something-Else boxes, UCF101, HMDB51, Kinetics, the Planetoid citation
+graphs), box sources, samplers, transforms and the synthetic SSv2-format generator.
 
 What needs PyAV (the ``video`` extra: the reader and the dataset) is imported on first use, so
 ``import stgcn.data`` works on a core install.
@@ -38,8 +38,11 @@ _NEEDS_AV = {
     "read_exclusions": "ssv2",
     # stgcn.data.clip_dataset
     "VideoClipDataset": "clip_dataset",
-    # stgcn.data.ucf101
+    # stgcn.data.ucf101, hmdb51, kinetics (on stgcn.data.video_files)
     "UCF101": "ucf101",
+    "HMDB51": "hmdb51",
+    "Kinetics": "kinetics",
+    "VideoFileDataset": "video_files",
     # stgcn.data.video
     "VideoDecodeError": "video",
     "VideoReader": "video",

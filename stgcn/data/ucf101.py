@@ -18,7 +18,8 @@ label, graph, video_id, view)``, batched by :func:`stgcn.data.ssv2.collate`); th
 empty :class:`~stgcn.graphs.VideoGraph` (UCF101 has no boxes), so graph-free models read it as
 any other batch. Sampling, transforms, multi-view testing and ``on_error`` (missing or
 undecodable videos raise, or are skipped and counted in :meth:`UCF101.error_report`) are the
-shared machinery of :class:`stgcn.data.clip_dataset.VideoClipDataset`. Training flips left/right
+shared machinery of :class:`stgcn.data.video_files.VideoFileDataset` (HMDB51 and Kinetics
+use it too). Training flips left/right
 by default, as TSN does on UCF101 (no UCF101 class depends on direction).
 """
 
@@ -28,13 +29,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-import torch
-
-from stgcn.data.clip_dataset import VideoClipDataset
 from stgcn.data.sampling import Sampling
-from stgcn.data.ssv2 import Sample
-from stgcn.data.transforms import ClipBoxes, to_clip
-from stgcn.graphs.video_graph import VideoGraph
+from stgcn.data.video_files import VideoFileDataset
 
 __all__ = ["FOLDS", "UCF101", "read_class_index", "read_split_list"]
 
@@ -98,7 +94,7 @@ def read_split_list(path: str | Path, classes: list[str]) -> list[tuple[str, int
     return out
 
 
-class UCF101(VideoClipDataset):
+class UCF101(VideoFileDataset):
     """UCF101 clips of one official split (see the module docstring for the layout).
 
     Args:
@@ -168,25 +164,6 @@ class UCF101(VideoClipDataset):
             on_error=on_error,
             decode_threads=decode_threads,
         )
-
-    def video_path(self, i: int) -> Path:
-        """The file of video ``i`` (``records[i]``)."""
-        return self.videos_dir / self.files[i]
-
-    def _load(self, index: int, video_id: str, label: int, view: int) -> Sample:
-        rng = self._rng()
-        frames, _, _ = self.read_view(self.video_path(index // self.views), view, rng)
-        x = self.transform_for(view)(ClipBoxes.from_frames(frames, label=label), rng)
-        empty = torch.zeros(0, dtype=torch.long)
-        graph = VideoGraph(
-            box=torch.zeros(0, 4),
-            frame=empty,
-            category=empty,
-            track=empty,
-            video_id=video_id,
-            num_frames=self.num_frames,
-        )
-        return Sample(to_clip(x), x.label, graph, video_id, view)
 
     def __repr__(self) -> str:
         return (

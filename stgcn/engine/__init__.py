@@ -5,7 +5,8 @@ the plots); importing this package without it raises an ImportError that says so
 
 Modules and what they hold:
 
-* :mod:`~stgcn.engine.trainer`: :class:`TrainConfig`, :func:`fit`, :class:`FitResult`, ``train_mode``;
+* :mod:`~stgcn.engine.trainer`: :class:`TrainConfig`, :func:`fit`, :class:`FitResult`, ``train_mode``,
+  :func:`classification_loss` (per-step outputs ``[B, S, C]`` of a recurrent model too);
 * :mod:`~stgcn.engine.full_batch`: :func:`fit_full_batch`, :class:`FullBatchTrainer`,
   :func:`kipf_adam`: full-batch node classification on one graph (Kipf & Welling's protocol);
 * :mod:`~stgcn.engine.evaluation`: :func:`evaluate`, :class:`EvalResult`, :func:`write_predictions`;
@@ -43,7 +44,7 @@ from stgcn.engine.metrics import aggregate_views, classification_report, topk_co
 from stgcn.engine.optim import OptimConfig, build_optimizer, build_scheduler
 from stgcn.engine.plots import plot_confusion, plot_curves
 from stgcn.engine.seeding import derive_seed, rng_state, seed_everything, set_rng_state
-from stgcn.engine.trainer import FitResult, TrainConfig, fit, train_mode
+from stgcn.engine.trainer import FitResult, TrainConfig, classification_loss, fit, train_mode
 
 __all__ = [
     "DistInfo",
@@ -59,6 +60,7 @@ __all__ = [
     "broadcast_object",
     "build_optimizer",
     "build_scheduler",
+    "classification_loss",
     "classification_report",
     "cleanup_distributed",
     "derive_seed",

@@ -47,7 +47,14 @@ from stgcn.engine.metrics import topk_correct
 from stgcn.engine.optim import OptimConfig, build_optimizer, build_scheduler
 from stgcn.engine.seeding import derive_seed, rng_state, set_rng_state
 
-__all__ = ["CHECKPOINT_NAME", "FitResult", "TrainConfig", "fit", "train_mode"]
+__all__ = [
+    "CHECKPOINT_NAME",
+    "FitResult",
+    "TrainConfig",
+    "classification_loss",
+    "fit",
+    "train_mode",
+]
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -105,6 +112,22 @@ def train_mode(model: nn.Module) -> None:
         if isinstance(m, nn.modules.batchnorm._NormBase) and params:
             if not any(p.requires_grad for p in params):
                 m.eval()
+
+
+def classification_loss(logits: Tensor, label: Tensor, label_smoothing: float = 0.0) -> Tensor:
+    """The training loss of a batch: cross-entropy of ``logits`` ``[B, C]`` against ``label``
+    ``[B]``; per-step outputs ``[B, S, C]`` (a recurrent model in training mode, e.g.
+    :class:`~stgcn.models.CNNLSTM`, which supervises every step) give the mean over the B x S
+    steps of each step's cross-entropy against its clip's label."""
+    if logits.dim() == 3:
+        steps = logits.shape[1]
+        # cross_entropy's K-dimensional form: classes on dim 1, one target per step
+        return F.cross_entropy(
+            logits.transpose(1, 2),
+            label[:, None].expand(-1, steps),
+            label_smoothing=label_smoothing,
+        )
+    return F.cross_entropy(logits, label, label_smoothing=label_smoothing)
 
 
 def fit(
@@ -327,7 +350,7 @@ class _Run:
             return None, 0
         with autocast(device, self.cfg.amp):
             logits = self.net(*model_inputs(self.net, batch, device))
-            loss = F.cross_entropy(logits.float(), label, label_smoothing=self.cfg.label_smoothing)
+            loss = classification_loss(logits.float(), label, self.cfg.label_smoothing)
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"loss is {loss.item()} at epoch {epoch} step {step} (videos {list(batch.video_id)})"
@@ -340,7 +363,8 @@ class _Run:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
-        correct = topk_correct(logits.detach().float(), label, (1,))[1]
+        last = logits[:, -1] if logits.dim() == 3 else logits  # per-step outputs: the last step
+        correct = topk_correct(last.detach().float(), label, (1,))[1]
         self.sums += torch.tensor([loss.item() * n, correct, n, num_skipped], dtype=torch.float64)
         return loss.item(), n
 

@@ -8,6 +8,7 @@ What users import::
     from stgcn.models import inflate_2d_weights, InflationReport       # 2D ImageNet -> 3D weights
     from stgcn.models import TSN, tsn_r18, tsn_r50                     # temporal segment networks
     from stgcn.models import TwoStream, fuse_scores                    # late fusion of two streams
+    from stgcn.models import CNNLSTM, C3D, FusedTwoStream               # the I3D paper's others
     from stgcn.models import KipfGCN                                   # Kipf & Welling's node classifier
 
 Every model has a ``takes_graph`` class attribute: whether ``forward(clip, graph)`` needs the
@@ -16,7 +17,10 @@ for a two-stream model), which tells the engine what to feed it.
 """
 
 from stgcn.models.build import BACKBONES, MODELS, ModelConfig, build_model
+from stgcn.models.c3d import C3D, c3d
+from stgcn.models.cnn_lstm import CNNLSTM, cnn_lstm_r18, cnn_lstm_r50
 from stgcn.models.complexity import count_gmacs, count_parameters
+from stgcn.models.fused_two_stream import FusedTwoStream, resnet_conv_map
 from stgcn.models.inflate import (
     InflationReport,
     cross_modality_kernel,
@@ -48,6 +52,9 @@ from stgcn.models.weights import freeze_backbone, init_from
 
 __all__ = [
     "BACKBONES",
+    "C3D",
+    "CNNLSTM",
+    "FusedTwoStream",
     "GLOBAL_FEATURES",
     "I3D_TEMPORAL_KERNELS",
     "MODELS",
@@ -67,6 +74,9 @@ __all__ = [
     "ResNet3D",
     "StemFactory",
     "build_model",
+    "c3d",
+    "cnn_lstm_r18",
+    "cnn_lstm_r50",
     "c2d_r18",
     "c2d_r50",
     "count_gmacs",
@@ -83,6 +93,7 @@ __all__ = [
     "init_from",
     "inflate_kernel",
     "node_batch",
+    "resnet_conv_map",
     "roi_features",
     "tsn_r18",
     "tsn_r50",

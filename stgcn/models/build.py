@@ -17,7 +17,14 @@ boxes). The models keep their weights in ``channels_last_3d`` and convert the cl
 ``tsn_flow``   TSN temporal stream: stacks of L flow fields (2L channels) per segment
 ``i3d_flow``   I3D ResNet on optical flow (``in_channels=2``)
 ``two_stream`` an RGB and a flow stream (``streams``: "tsn" or "i3d"), late softmax fusion
+``cnn_lstm``   ConvNet+LSTM: a 2D ResNet per frame, an LSTM, every step supervised
+``c3d``        C3D: 8 3x3x3 convolutions, 5 pools, 2 FC of 4096 (BN: the I3D paper's)
+``fused_two_stream`` 2D RGB and flow streams fused after the last conv by a 3x3x3 conv
+``two_stream_i3d`` ``i3d`` + ``i3d_flow``, softmax scores averaged (equal weights)
 =============  ==================================================================
+
+The last four (with ``two_stream``) are the five architectures of Carreira & Zisserman, *Quo
+Vadis, Action Recognition?*, CVPR 2017, Sec. 2; each module's docstring has its section.
 
 What each model reads is its ``modality`` (absent: "rgb"): "rgb" models take the batch's
 ``clip`` ``[B, 3, T, H, W]``, "flow" models its ``flow`` ``[B, 2, T, H, W]``, and
@@ -37,6 +44,9 @@ from torch import Tensor, nn
 
 from stgcn.layers.space_time_gcn import SpaceTimeGCN
 from stgcn.models import resnet3d as r3d
+from stgcn.models.c3d import c3d
+from stgcn.models.cnn_lstm import cnn_lstm_r18, cnn_lstm_r50
+from stgcn.models.fused_two_stream import FusedTwoStream
 from stgcn.models.inflate import inflate_2d_weights
 from stgcn.models.region import RegionFeatures
 from stgcn.models.strg import STRG
@@ -95,6 +105,15 @@ class ModelConfig:
     1 : 1.5). TSN's dropout defaults to 0.8 (rgb) and 0.7 (flow). ``i3d_flow`` takes 2 input
     channels whatever ``in_channels`` says. ``two_stream`` with "tsn" feeds both streams the
     same T = K * L frame indices (the SSv2 reader's ``("rgb", "flow")`` modality).
+    ``fusion_weights`` None: the model's own, TSN's 1 : 1.5 for ``two_stream`` and equal for
+    ``two_stream_i3d`` (the I3D paper averages the two).
+
+    The I3D paper's architectures: ``cnn_lstm`` takes ``depth``, ``weights`` (its 2D ResNet's),
+    ``dropout`` (0.5) and ``partial_bn`` (True: every BatchNorm of the 2D ResNet frozen, as the
+    paper's); ``lstm_hidden`` (512). ``c3d`` takes ``width`` (64: the paper's channels; every
+    channel count and fc6/fc7 scale with it), ``in_channels`` and ``dropout`` (0.5).
+    ``fused_two_stream`` takes the TSN streams' fields (``depth``, ``weights``, ``new_length``
+    L, 5 by default; ``partial_bn``), ``fusion_channels`` (512) and ``dropout`` (0.5).
     """
 
     depth: str | int = "r50"
@@ -124,7 +143,9 @@ class ModelConfig:
     new_length: int | None = None
     partial_bn: bool = True
     streams: str = "tsn"
-    fusion_weights: tuple[float, float] = TSN_FUSION_WEIGHTS
+    fusion_weights: tuple[float, float] | None = None
+    lstm_hidden: int = 512
+    fusion_channels: int = 512
 
     @property
     def depth_name(self) -> str:
@@ -241,7 +262,49 @@ def _two_stream(num_classes: int, cfg: ModelConfig) -> nn.Module:
         rgb, flow = _pooled("i3d")(num_classes, cfg), _i3d_flow(num_classes, cfg)
     else:
         raise ValueError(f"build_model: streams must be 'tsn' or 'i3d', got {cfg.streams!r}")
-    return TwoStream(rgb, flow, cfg.fusion_weights)
+    return TwoStream(rgb, flow, cfg.fusion_weights or TSN_FUSION_WEIGHTS)
+
+
+def _two_stream_i3d(num_classes: int, cfg: ModelConfig) -> nn.Module:
+    rgb, flow = _pooled("i3d")(num_classes, cfg), _i3d_flow(num_classes, cfg)
+    return TwoStream(rgb, flow, cfg.fusion_weights or (1.0, 1.0))
+
+
+def _no_3d_options(name: str, cfg: ModelConfig) -> None:
+    if cfg.inflate_from is not None:
+        raise ValueError(f"build_model: {name} has no 3D ResNet to inflate_from into")
+
+
+def _cnn_lstm(num_classes: int, cfg: ModelConfig) -> nn.Module:
+    _no_3d_options("cnn_lstm", cfg)
+    if cfg.width != 64:
+        raise ValueError(
+            f"build_model: cnn_lstm uses torchvision's ResNet at its own width (64), got "
+            f"width={cfg.width}"
+        )
+    builder = cnn_lstm_r18 if cfg.depth_name == "r18" else cnn_lstm_r50
+    return builder(
+        num_classes,
+        weights=cfg.weights,
+        hidden=cfg.lstm_hidden,
+        dropout=_dropout(cfg),
+        freeze_bn=cfg.partial_bn,
+    )
+
+
+def _c3d(num_classes: int, cfg: ModelConfig) -> nn.Module:
+    _no_3d_options("c3d", cfg)
+    if cfg.weights is not None:
+        raise ValueError("build_model: c3d is trained from scratch; it takes no 2D weights")
+    return c3d(num_classes, width=cfg.width, in_channels=cfg.in_channels, dropout=_dropout(cfg))
+
+
+def _fused_two_stream(num_classes: int, cfg: ModelConfig) -> nn.Module:
+    cfg = replace(cfg, new_length=cfg.new_length or 5)
+    rgb, flow = _tsn("rgb")(num_classes, cfg), _tsn("flow")(num_classes, cfg)
+    return FusedTwoStream(
+        rgb, flow, num_classes, fusion_channels=cfg.fusion_channels, dropout=_dropout(cfg)
+    )
 
 
 MODELS: dict[str, Callable[[int, ModelConfig], nn.Module]] = {
@@ -255,6 +318,10 @@ MODELS: dict[str, Callable[[int, ModelConfig], nn.Module]] = {
     "tsn_flow": _tsn("flow"),
     "i3d_flow": _i3d_flow,
     "two_stream": _two_stream,
+    "cnn_lstm": _cnn_lstm,
+    "c3d": _c3d,
+    "fused_two_stream": _fused_two_stream,
+    "two_stream_i3d": _two_stream_i3d,
 }
 
 

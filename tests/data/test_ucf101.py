@@ -5,10 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import av
-import numpy as np
 import pytest
 import torch
+from tiny_videos import write_video
 from torch.utils.data import DataLoader
 
 from stgcn.data.clip_dataset import Skipped
@@ -19,28 +18,12 @@ from stgcn.data.video import VideoDecodeError
 CLASSES = ["ApplyEyeMakeup", "HandstandPushups"]
 FILE_CLASS = {"ApplyEyeMakeup": "ApplyEyeMakeup", "HandstandPushups": "HandStandPushups"}
 GROUPS = {1: (1,), 2: (2,), 3: (3,)}  # test groups of each fold; the others train
-FRAMES, HEIGHT, WIDTH = 12, 48, 64
 GRAY = {0: 40, 1: 200}  # each class its own brightness, to see that labels match the pixels
 
 
 def _name(label: int, group: int) -> str:
     cls = CLASSES[label]
     return f"{cls}/v_{FILE_CLASS[cls]}_g{group:02d}_c01.avi"
-
-
-def _write_avi(path: Path, gray: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w", format="avi") as c:
-        s = c.add_stream("mpeg4", rate=25)
-        s.height, s.width, s.pix_fmt = HEIGHT, WIDTH, "yuv420p"
-        s.options = {"qscale": "2"}
-        for k in range(FRAMES):
-            img = np.full((HEIGHT, WIDTH, 3), gray, dtype=np.uint8)
-            img[8:16, 4 + 3 * k : 12 + 3 * k] = 255  # something moves
-            for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +34,7 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (lists / "classInd.txt").write_text("".join(f"{i + 1} {c}\n" for i, c in enumerate(CLASSES)))
     for label in range(2):
         for group in (1, 2, 3):
-            _write_avi(root / "UCF-101" / _name(label, group), GRAY[label])
+            write_video(root / "UCF-101" / _name(label, group), GRAY[label])
     for fold, test_groups in GROUPS.items():
         train = [(lab, g) for lab in range(2) for g in (1, 2, 3) if g not in test_groups]
         test = [(lab, g) for lab in range(2) for g in test_groups]

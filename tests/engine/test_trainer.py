@@ -11,10 +11,19 @@ from typing import NamedTuple
 
 import pytest
 import torch
+import torch.nn.functional as F
 from engine_toys import ToyNet, ToyVideos, toy_collate
 from sigkill import sigkill_when
 
-from stgcn.engine import OptimConfig, TrainConfig, evaluate, fit, load_checkpoint, write_predictions
+from stgcn.engine import (
+    OptimConfig,
+    TrainConfig,
+    classification_loss,
+    evaluate,
+    fit,
+    load_checkpoint,
+    write_predictions,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 RUN = Path(__file__).resolve().parent / "toy_run.py"
@@ -237,3 +246,21 @@ def test_start_epoch_skips_epochs_and_advances_the_schedule() -> None:
     )
     assert [h["epoch"] for h in res.history] == [2]
     assert res.history[0]["lr"] == pytest.approx(0.01)  # past the milestone at epoch 2
+
+
+def test_classification_loss_averages_per_step_cross_entropies() -> None:
+    """[B, C]: cross-entropy; [B, S, C] (a recurrent model in training): the mean over the B x S
+    steps of each step's cross-entropy against its clip's label, label smoothing included."""
+
+    torch.manual_seed(0)
+    logits, label = torch.randn(3, 4, 6), torch.tensor([0, 5, 2])
+    by_hand = torch.stack(
+        [-(logits[b, s].log_softmax(-1)[label[b]]) for b in range(3) for s in range(4)]
+    ).mean()
+    torch.testing.assert_close(classification_loss(logits, label), by_hand)
+    torch.testing.assert_close(
+        classification_loss(logits[:, 1], label), F.cross_entropy(logits[:, 1], label)
+    )
+    smooth = classification_loss(logits, label, 0.1)
+    per_step = [F.cross_entropy(logits[:, s], label, label_smoothing=0.1) for s in range(4)]
+    torch.testing.assert_close(smooth, torch.stack(per_step).mean())

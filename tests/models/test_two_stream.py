@@ -135,3 +135,26 @@ def test_2d_weights_inflate_into_flow_i3d_and_both_i3d_streams(
         build_model("i3d_flow", 5, depth=18, weights="DEFAULT", inflate_from=sd)
     with pytest.raises(ValueError, match="weights=, not inflate_from"):
         build_model("tsn", 5, depth=18, inflate_from=sd)
+
+
+def test_two_stream_i3d_averages_an_rgb_and_a_flow_i3d() -> None:
+    """The I3D paper's two-stream I3D (Sec. 2.5): ``i3d`` and ``i3d_flow``, their softmax scores
+    averaged with equal weights; the fusion is :func:`fuse_scores`, not a copy."""
+    torch.manual_seed(0)
+    model = build_model("two_stream_i3d", 5, depth=18, width=4).eval()
+    assert isinstance(model, TwoStream) and model.weights == (1.0, 1.0)
+    assert model.modality == ("rgb", "flow")
+    assert model.rgb.stem.conv1.in_channels == 3 and model.flow.stem.conv1.in_channels == 2
+    rgb, flow = torch.randn(2, 3, 4, 32, 32), torch.randn(2, 2, 4, 32, 32)
+    expect = fuse_scores([model.rgb(rgb), model.flow(flow)])
+    torch.testing.assert_close(model(rgb, flow).exp(), expect)
+    torch.testing.assert_close(
+        expect, (model.rgb(rgb).softmax(1) + model.flow(flow).softmax(1)) / 2
+    )
+    out = model.train()(rgb, flow)
+    out.logsumexp(1).sum().backward()
+    assert model.rgb.fc.weight.grad is not None and model.flow.fc.weight.grad is not None
+    assert count_gmacs(model, rgb[:1], flow[:1]) > 0
+    weighted = build_model("two_stream_i3d", 5, depth=18, width=4, fusion_weights=(1, 1.5))
+    assert weighted.weights == (1.0, 1.5)
+    assert build_model("two_stream", 5, depth=18, width=4, streams="i3d").weights == (1.0, 1.5)

@@ -1,0 +1,473 @@
+"""The five video architectures of Carreira & Zisserman (*Quo Vadis, Action Recognition?*, CVPR
+2017, Sec. 2 and Table 2) trained and evaluated side by side on SSv2-format data, in one run.
+
+=====================  ==================================================================
+``cnn_lstm``           ConvNet+LSTM: a 2D ResNet per frame, an LSTM, the last step at test
+``c3d``                C3D (BN version), trained from scratch
+``two_stream``         two-stream TSN: an RGB and a flow TSN trained apart, softmax fused 1 : 1.5
+``fused_two_stream``   RGB and flow 2D ResNets fused after the last conv by a 3x3x3 conv
+``two_stream_i3d``     an RGB I3D and a flow I3D trained apart, softmax averaged
+=====================  ==================================================================
+
+The two late-fused architectures are trained as two separate runs (``tsn`` and ``tsn_flow``,
+``i3d`` and ``i3d_flow``), as in the paper; their combined row is the registered
+``two_stream`` / ``two_stream_i3d`` model with both trained streams loaded, evaluated by the
+same :func:`stgcn.engine.evaluate`. The table has, like the paper's Table 2, an RGB, a flow and
+an RGB + flow top-1 per architecture, plus the top-5 of the architecture's final prediction,
+parameters, GMACs per clip and training time.
+
+Data: the synthetic SSv2-format set of ``benchmarks/ssv2.py`` (generated once into the cache
+folder, decoded once into a clip cache; its helpers are reused). Every model reads the same T
+frames of each video (TSN sampling); the 2D two-stream models split them into K = T / L segments
+of L frames (``--new-length``). Flow comes from the function named by ``--flow`` and is computed
+per clip on the fly from the decoded frames (x and y channels, ``[2, T, H, W]``).
+
+Without ``--weights`` every 2D network starts from random weights (nothing is downloaded), so
+their BatchNorm layers train (frozen BN only makes sense over ImageNet statistics); with
+``--weights IMAGENET1K_V1`` they load torchvision's ImageNet weights (downloaded by torchvision
+when not cached) and freeze BN as the papers do (partial BN for TSN, all BN for ConvNet+LSTM).
+
+Examples::
+
+    python benchmarks/architectures.py                            # the CPU benchmark
+    python benchmarks/architectures.py --smoke --out /tmp/arch    # CI-sized, about a minute
+    ONEDNN_MAX_CPU_ISA=AVX2 python benchmarks/architectures.py    # a CPU without AVX-512
+    python benchmarks/architectures.py --arch c3d --arch cnn_lstm --epochs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
+    sys.path.insert(0, str(REPO))
+
+import ssv2  # noqa: E402  (benchmarks/ssv2.py: the synthetic set and the clip cache)
+from _machine import machine  # noqa: E402
+
+from stgcn.data.ssv2 import Sample, collate  # noqa: E402
+from stgcn.engine import (  # noqa: E402
+    DistInfo,
+    EvalResult,
+    OptimConfig,
+    TrainConfig,
+    evaluate,
+    fit,
+    model_inputs,
+    seed_everything,
+)
+from stgcn.models import build_model, count_gmacs, count_parameters  # noqa: E402
+
+ARCHITECTURES = ("cnn_lstm", "c3d", "two_stream", "fused_two_stream", "two_stream_i3d")
+STREAMS = {"two_stream": ("tsn", "tsn_flow"), "two_stream_i3d": ("i3d", "i3d_flow")}
+"""The late-fused architectures: their (rgb, flow) models, trained apart."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What every architecture gets: clip, model sizes, schedule. Flags override fields."""
+
+    frames: int
+    new_length: int
+    size: int
+    width_3d: int
+    depth: int
+    epochs: int
+    batch_size: int
+    lr: float
+    synthetic_videos: int
+    synthetic_size: tuple[int, int]
+
+
+# The default: 7 trainings (5 architectures, two of them two streams) within 20 minutes on 2 CPU
+# cores. The 2D ResNets are torchvision's at full width (TSN, ConvNet+LSTM, fused), so the clip is
+# small. Measured at 64 px, batch 8, on a 2-core AMD EPYC under a load of 4 (one training step):
+# cnn_lstm 2.9 s, fused_two_stream 3.3 s, tsn_flow 1.5 s, tsn 1.1 s, c3d 0.5 s, i3d(_flow) 0.4 s,
+# i.e. ~125 min for 4 epochs of 1,500 clips; 48 px (x0.56) and 2 epochs make that ~35 min there,
+# about half of it on an idle machine.
+CPU = Budget(
+    frames=8,
+    new_length=2,
+    size=48,
+    width_3d=16,
+    depth=18,
+    epochs=2,
+    batch_size=8,
+    lr=0.02,
+    synthetic_videos=1875,
+    synthetic_size=(96, 128),
+)
+SMOKE = replace(
+    CPU,
+    frames=4,
+    size=32,
+    width_3d=4,
+    epochs=1,
+    synthetic_videos=64,
+    synthetic_size=(32, 48),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# flow
+
+
+def normal_flow(clip: Tensor, bound: float = 20.0) -> Tensor:
+    r"""Normal flow of a clip from brightness constancy, per pixel: :math:`-I_t \nabla I /
+    (|\nabla I|^2 + \epsilon)` on the grey level, between frame t and t+1 (the last frame
+    repeats the one before), clipped to ``bound`` pixels and divided by it.
+
+    ``clip`` ``[3, T, H, W]`` (normalised) -> ``[2, T, H, W]`` in [-1, 1] (x, y).
+    """
+    grey = clip.mean(dim=0)  # [T, H, W]
+    if grey.shape[0] < 2:
+        return torch.zeros(2, *grey.shape)
+    it = grey[1:] - grey[:-1]
+    ix = torch.gradient(grey[:-1], dim=2)[0]
+    iy = torch.gradient(grey[:-1], dim=1)[0]
+    norm = ix.square() + iy.square() + 1e-2
+    flow = torch.stack([-it * ix / norm, -it * iy / norm])  # [2, T-1, H, W]
+    flow = torch.cat([flow, flow[:, -1:]], dim=1)
+    return flow.clamp(-bound, bound) / bound
+
+
+FLOWS: dict[str, Callable[[Tensor], Tensor]] = {"normal": normal_flow}
+"""``--flow``: clip ``[3, T, H, W]`` -> flow ``[2, T, H, W]``."""
+
+
+class FlowSample(NamedTuple):
+    """A :class:`stgcn.data.ssv2.Sample` with its flow ``[2, T, H, W]`` (batched ``[B, 2, T, H,
+    W]``), what the engine feeds a flow model (``batch.flow``)."""
+
+    clip: Tensor
+    label: Any
+    graph: Any
+    video_id: Any
+    view: Any = 0
+    skipped: tuple = ()
+    flow: Tensor | None = None
+
+
+class WithFlow(Dataset):
+    """``dataset``'s samples with ``flow_fn(sample.clip)`` as their ``flow``."""
+
+    def __init__(self, dataset: Dataset, flow_fn: Callable[[Tensor], Tensor]) -> None:
+        self.dataset, self.flow_fn = dataset, flow_fn
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> Any:
+        s = self.dataset[i]
+        if not hasattr(s, "clip"):
+            return s  # a Skipped record
+        return FlowSample(*s, flow=self.flow_fn(s.clip))
+
+
+def collate_flow(items: Sequence[Any]) -> FlowSample:
+    """:func:`stgcn.data.ssv2.collate`, plus the stacked ``flow``."""
+    batch = collate([Sample(*s[:6]) if isinstance(s, FlowSample) else s for s in items])
+    flows = [s.flow for s in items if isinstance(s, FlowSample)]
+    return FlowSample(*batch, flow=torch.stack(flows) if flows else None)
+
+
+# ---------------------------------------------------------------------------------------------
+# runs
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="benchmarks/architectures.py",
+        description=__doc__.split("\n\n")[0],
+        epilog="examples:" + __doc__.split("Examples::")[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--arch",
+        action="append",
+        choices=ARCHITECTURES,
+        help="architecture to run (repeatable; default: all five)",
+    )
+    p.add_argument("--smoke", action="store_true", help="tiny configuration for CI")
+    p.add_argument("--out", type=Path, default=Path("architectures-results"), help="output folder")
+    p.add_argument("--seed", type=int, default=0, help="seed of every run (default 0)")
+    p.add_argument("--epochs", type=int, help="epochs per run (cpu 2, smoke 1)")
+    p.add_argument("-b", "--batch-size", type=int, help="mini-batch size (default 8)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default 0.02)")
+    p.add_argument("--frames", type=int, help="frames per clip T (cpu 8, smoke 4)")
+    p.add_argument(
+        "--new-length", type=int, help="L, frames per segment of the 2D two-stream models (2)"
+    )
+    p.add_argument("--size", type=int, help="crop size (cpu 48, smoke 32)")
+    p.add_argument("--width-3d", type=int, help="stem width of C3D and the I3Ds (cpu 16)")
+    p.add_argument("--synthetic-videos", type=int, help="size of the generated set (1875)")
+    p.add_argument(
+        "--flow",
+        choices=tuple(FLOWS),
+        default="normal",
+        help="where flow comes from: normal = brightness-constancy normal flow of the decoded "
+        "clip, computed on the fly",
+    )
+    p.add_argument(
+        "--weights",
+        help="torchvision ResNet weights for the 2D networks (e.g. IMAGENET1K_V1; downloaded by "
+        "torchvision when not cached); default: random, nothing downloaded",
+    )
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path(os.environ.get("STGCN_CACHE", Path.home() / ".cache" / "stgcn")),
+        help="where the synthetic set and the decoded clips live ($STGCN_CACHE, ~/.cache/stgcn)",
+    )
+    p.add_argument("--workers", type=int, default=2, help="workers that decode the set once")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    return p
+
+
+def resolve(args: argparse.Namespace) -> Budget:
+    """The preset with the given flags on top."""
+    budget = SMOKE if args.smoke else CPU
+    given = {
+        k: getattr(args, k)
+        for k in ("epochs", "batch_size", "lr", "frames", "new_length", "size", "width_3d")
+        if getattr(args, k) is not None
+    }
+    if args.synthetic_videos is not None:
+        given["synthetic_videos"] = args.synthetic_videos
+    budget = replace(budget, **given)
+    if budget.frames % budget.new_length or budget.frames % 2:
+        raise SystemExit(
+            f"--frames {budget.frames} must be even (I3D's temporal stride) and a multiple of "
+            f"--new-length {budget.new_length}"
+        )
+    return budget
+
+
+class Data(NamedTuple):
+    train: Dataset
+    val: Dataset
+    classes: list[str]
+    root: Path
+
+
+def build_data(args: argparse.Namespace, budget: Budget, dist: DistInfo) -> Data:
+    """The synthetic set through ``benchmarks/ssv2.py`` (generated and decoded once, cached),
+    with flow attached by ``--flow``."""
+    preset = ssv2.with_fields(
+        ssv2.CPU,
+        {
+            "model.frames": budget.frames,
+            "data.size": budget.size,
+            "data.synthetic_videos": budget.synthetic_videos,
+            "data.synthetic_size": budget.synthetic_size,
+            "data.views": (1, 1),
+            "data.cache_clips": True,
+        },
+    )
+    ns = argparse.Namespace(
+        data_root=None, boxes=None, cache_dir=args.cache_dir, workers=args.workers
+    )
+    data = ssv2.build_data(ns, preset, dist)
+    flow = FLOWS[args.flow]
+    return Data(WithFlow(data.train, flow), WithFlow(data.val, flow), data.classes, data.root)
+
+
+def model_config(name: str, budget: Budget, weights: str | None) -> dict[str, Any]:
+    """``build_model`` keywords of one model under ``budget``."""
+    cfg: dict[str, Any] = {"depth": budget.depth, "frames": budget.frames}
+    if name in ("c3d", "i3d", "i3d_flow", "two_stream_i3d"):
+        cfg["width"] = budget.width_3d
+    if name in ("tsn", "tsn_flow", "two_stream", "fused_two_stream"):
+        cfg["new_length"] = budget.new_length
+    if name in ("cnn_lstm", "tsn", "tsn_flow", "two_stream", "fused_two_stream"):
+        cfg["weights"] = weights
+        cfg["partial_bn"] = weights is not None  # frozen BN only over ImageNet statistics
+    if name in ("i3d", "i3d_flow", "two_stream_i3d") and weights is not None:
+        cfg["weights"] = weights  # inflated
+    return cfg
+
+
+def train_one(
+    name: str, args: argparse.Namespace, budget: Budget, data: Data, dist: DistInfo
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Train one model (resuming its own checkpoint when there is one); returns it and a row."""
+    seed_everything(args.seed)
+    model = build_model(name, len(data.classes), **model_config(name, budget, args.weights))
+    params = count_parameters(model)
+    gmacs = count_gmacs(model, *model_inputs(model, collate_flow([data.val[0]]), dist.device))
+    print(f"== {name}: {params / 1e6:.2f} M parameters, {gmacs:.3g} GMACs/clip", flush=True)
+    run_dir = args.out / "runs" / name
+    ckpt = run_dir / "checkpoint.pt"
+    res = fit(
+        model,
+        data.train,
+        data.val,
+        TrainConfig(
+            epochs=budget.epochs,
+            batch_size=budget.batch_size,
+            seed=args.seed,
+            out_dir=str(run_dir),
+            progress=False,
+        ),
+        OptimConfig(
+            lr=budget.lr,
+            momentum=0.9,
+            weight_decay=1e-4,
+            schedule="cosine",
+            warmup_epochs=min(0.5, budget.epochs / 4),
+            clip_grad_norm=10.0,
+        ),
+        dist=dist,
+        collate_fn=collate_flow,
+        resume=ckpt if ckpt.is_file() else None,
+    )
+    return model, _row(name, res.eval, params, gmacs, res.train_time)
+
+
+def _row(name: str, ev: EvalResult, params: int, gmacs: float, train_time: float) -> dict:
+    return {
+        "model": name,
+        "top1": ev.report["top1"],
+        "top5": ev.report["top5"],
+        "params": params,
+        "gmacs": gmacs,
+        "train_time_s": train_time,
+        "video_ids": ev.video_ids,
+    }
+
+
+def combine(
+    arch: str, streams: dict[str, tuple[nn.Module, dict]], data: Data, budget: Budget, args: Any
+) -> dict[str, Any]:
+    """The registered late-fusion model with both trained streams loaded, evaluated."""
+    rgb_name, flow_name = STREAMS[arch]
+    model = build_model(arch, len(data.classes), **model_config(arch, budget, args.weights))
+    model.rgb.load_state_dict(streams[rgb_name][0].state_dict())
+    model.flow.load_state_dict(streams[flow_name][0].state_dict())
+    ev = evaluate(model, data.val, budget.batch_size, collate_fn=collate_flow)
+    gmacs = count_gmacs(model, *model_inputs(model, collate_flow([data.val[0]]), DistInfo().device))
+    train_time = sum(streams[n][1]["train_time_s"] for n in STREAMS[arch])
+    return _row(arch, ev, count_parameters(model), gmacs, train_time)
+
+
+def run(args: argparse.Namespace, budget: Budget, data: Data, dist: DistInfo) -> list[dict]:
+    """Every asked architecture: its row, with ``rgb_top1`` / ``flow_top1`` for two streams."""
+    rows = []
+    for arch in args.arch or ARCHITECTURES:
+        if arch in STREAMS:
+            streams = {n: train_one(n, args, budget, data, dist) for n in STREAMS[arch]}
+            row = combine(arch, streams, data, budget, args)
+            rgb, flow = (streams[n][1] for n in STREAMS[arch])
+            if rgb["video_ids"] != flow["video_ids"] or rgb["video_ids"] != row["video_ids"]:
+                raise RuntimeError(f"{arch}: the streams were scored on different videos")
+            row.update(rgb_top1=rgb["top1"], flow_top1=flow["top1"], combined_top1=row["top1"])
+            row["streams"] = [rgb, flow]
+        else:
+            row = train_one(arch, args, budget, data, dist)[1]
+            if arch == "fused_two_stream":
+                row["combined_top1"] = row["top1"]
+            else:
+                row["rgb_top1"] = row["top1"]
+        rows.append(row)
+    return rows
+
+
+def _cell(v: float | None, digits: int = 1) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
+
+
+def table(rows: list[dict]) -> str:
+    """The results as a markdown table, the columns of the paper's Table 2 first."""
+    head = [
+        "architecture",
+        "RGB top-1",
+        "flow top-1",
+        "RGB+flow top-1",
+        "top-5",
+        "params (M)",
+        "GMACs/clip",
+        "train time (s)",
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [
+            r["model"],
+            _cell(r.get("rgb_top1")),
+            _cell(r.get("flow_top1")),
+            _cell(r.get("combined_top1")),
+            _cell(r["top5"]),
+            f"{r['params'] / 1e6:.2f}",
+            f"{r['gmacs']:.3g}",
+            _cell(r["train_time_s"], 0),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    budget = resolve(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dist = DistInfo()
+    wall = time.perf_counter()
+    data = build_data(args, budget, dist)
+    data_time = time.perf_counter() - wall
+    rows = run(args, budget, data, dist)
+    wall = time.perf_counter() - wall
+    info = machine()
+    header = (
+        f"synthetic SSv2-format set at {data.root}: {len(data.train)} train clips, "
+        f"{len(data.val)} validation clips, {len(data.classes)} classes; {budget.frames} frames "
+        f"(TSN sampling; 2D two-stream: {budget.frames // budget.new_length} segments of "
+        f"{budget.new_length}) at {budget.size} px, flow: {args.flow}, 2D weights: "
+        f"{args.weights or 'random'}, {budget.epochs} epochs, batch {budget.batch_size}, "
+        f"lr {budget.lr}, seed {args.seed}\n"
+        f"machine: {info['cpu']} ({info['cpu_count']} cores), torch {info['torch']}, "
+        f"{info['threads']} threads, ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA', '-')}; "
+        f"data preparation {data_time:.0f} s, total {wall:.0f} s"
+    )
+    text = f"{header}\n\n{table(rows)}\n"
+    print("\n" + text, flush=True)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.md").write_text(
+        f"# Architectures benchmark\n\n```\n{' '.join(sys.argv)}\n```\n\n{text}"
+    )
+    for r in rows:  # the per-video ids were for the alignment check only
+        for s in [r, *r.get("streams", [])]:
+            s.pop("video_ids", None)
+    result = {
+        "command": sys.argv,
+        "dataset": str(data.root),
+        "budget": asdict(budget),
+        "flow": args.flow,
+        "weights": args.weights,
+        "machine": info,
+        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"),
+        "data_time_s": data_time,
+        "wall_time_s": wall,
+        "runs": rows,
+    }
+    tmp = out / "results.json.tmp"
+    tmp.write_text(json.dumps(result, indent=1, default=float))
+    tmp.replace(out / "results.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
