@@ -66,7 +66,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any, Literal
 
@@ -481,7 +481,15 @@ def _results(jobs: list[tuple], workers: int) -> Iterator[dict[str, Any]]:
     if workers <= 1:
         yield from map(_job, jobs)
         return
-    with get_context().Pool(workers, initializer=_init_worker) as pool:
+    # not fork: a child forked from a process whose OpenCV (or torch) thread pool has run can
+    # deadlock on the pool's locks at its first call. A fork server imports this module once and
+    # forks the workers from that clean process (spawn would import torch again in every worker).
+    if "forkserver" in get_all_start_methods():
+        ctx = get_context("forkserver")
+        ctx.set_forkserver_preload(["stgcn.data.flow"])
+    else:  # pragma: no cover - Windows
+        ctx = get_context("spawn")
+    with ctx.Pool(workers, initializer=_init_worker) as pool:
         yield from pool.imap_unordered(_job, jobs)
 
 
