@@ -74,12 +74,18 @@ import numpy as np
 import torch
 from torch import Tensor
 
-try:
-    import cv2
-except ImportError as e:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "stgcn.data.flow needs OpenCV: pip install 'stgcn[flow]' (opencv-contrib-python-headless)"
-    ) from e
+
+def _cv2() -> Any:
+    """OpenCV, imported where flow is computed: reading stored flow needs only numpy."""
+    try:
+        import cv2
+    except ImportError as e:  # pragma: no cover - exercised only without the extra
+        raise ImportError(
+            "computing optical flow needs OpenCV: pip install 'stgcn[flow]' "
+            "(opencv-contrib-python-headless)"
+        ) from e
+    return cv2
+
 
 __all__ = [
     "BOUND",
@@ -94,6 +100,7 @@ __all__ = [
     "quantize",
     "read_flow",
     "video_flow",
+    "write_flow",
 ]
 
 Method = Literal["tvl1", "farneback", "dis"]
@@ -173,6 +180,7 @@ def flow_estimator(
     ``params`` override :data:`DEFAULT_PARAMS` of ``method``; an unknown name is a ValueError.
     """
     p = _params(method, params)
+    cv2 = _cv2()
     if method == "tvl1":
         tvl1 = cv2.optflow.DualTVL1OpticalFlow_create()
         for name, setter in _TVL1_SETTERS.items():
@@ -231,6 +239,7 @@ def video_flow(
     if every < 1:
         raise ValueError(f"every must be >= 1, got {every}")
     estimate = flow_estimator(method, **params)
+    cv2 = _cv2()
     h, w = frames.shape[1:3]
     hw = _short_side(h, w, size) if size is not None else (h, w)
 
@@ -411,22 +420,35 @@ def extract_video(
         params=_settings(method, every, size, params),
         path=out,
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
+    write_flow(out, ff)
+    return ff
+
+
+def write_flow(path: str | Path, ff: FlowFile) -> None:
+    """Write ``ff`` (quantised: ``ff.flow`` uint8 ``[K, 2, h, w]``) to ``path`` in the format of
+    the module docstring, atomically (temporary name, fsync, rename); folders are created."""
+    path = Path(path)
+    if ff.flow.dtype != np.uint8 or ff.flow.ndim != 4 or ff.flow.shape[1] != 2:
+        raise ValueError(
+            f"expected quantised flow [K, 2, h, w] uint8, got {ff.flow.shape} {ff.flow.dtype}"
+        )
+    if len(ff.frames) != len(ff.flow) or np.any(np.diff(ff.frames) <= 0):
+        raise ValueError(f"{path}: frames must be increasing, one per flow; got {ff.frames}")
+    path.parent.mkdir(parents=True, exist_ok=True)
     _write_atomic(
-        out,
+        path,
         {
             "flow": ff.flow,
-            "frames": ff.frames,
+            "frames": np.asarray(ff.frames, dtype=np.int64),
             "times": np.asarray(ff.times, dtype=np.float64),
-            "num_frames": np.int64(n),
+            "num_frames": np.int64(ff.num_frames),
             "size": np.asarray(ff.size, dtype=np.int64),
-            "bound": np.float64(bound),
-            "method": np.str_(method),
+            "bound": np.float64(ff.bound),
+            "method": np.str_(ff.method),
             "params": np.str_(json.dumps(ff.params, sort_keys=True)),
             "version": np.int64(_VERSION),
         },
     )
-    return ff
 
 
 def find_videos(inputs: Sequence[str | Path]) -> list[tuple[Path, Path]]:
@@ -474,7 +496,7 @@ def _job(job: tuple[str, str, str, int, int | None, float, dict[str, Any]]) -> d
 
 
 def _init_worker() -> None:
-    cv2.setNumThreads(1)  # one process per core: OpenCV's own threads would oversubscribe them
+    _cv2().setNumThreads(1)  # one process per core: OpenCV's own threads would oversubscribe them
 
 
 def _results(jobs: list[tuple], workers: int) -> Iterator[dict[str, Any]]:
