@@ -52,7 +52,9 @@ class folders are kept).
 
 **Resume**: each video is written to a temporary name in its folder and renamed when complete, so
 a file under its final name is always whole; a rerun skips those (after checking that they were
-made with the same method and settings) and never leaves a partial file behind. Videos that
+made with the same method and settings); a file cut short by a kill is only ever a hidden
+``.<name>.npz.<pid>.tmp`` (removed unless the process was killed outright; never read; safe to
+delete). Videos that
 cannot be read (missing, corrupt, fewer than 2 frames) are skipped, counted by reason and listed
 with their error in ``DIR/flow_report.json`` (a rerun tries them again). ``--shard I/N`` takes
 every N-th video from the I-th (0-based) of the sorted list, for N machines or jobs.
@@ -95,6 +97,7 @@ __all__ = [
     "METHODS",
     "FlowFile",
     "FlowFileError",
+    "TooFewFramesError",
     "dequantize",
     "extract",
     "extract_video",
@@ -158,6 +161,10 @@ _TVL1_SETTERS = {
 
 class FlowFileError(ValueError):
     """A flow file that cannot be read (not a flow ``.npz``, damaged, another version)."""
+
+
+class TooFewFramesError(ValueError):
+    """A video of fewer than 2 frames: it has no flow."""
 
 
 def _params(method: str, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -400,7 +407,7 @@ def extract_video(
     ``out`` atomically (temporary name, fsync, rename). Returns the file's content.
 
     Raises FileNotFoundError (missing video), :class:`stgcn.data.video.VideoDecodeError`
-    (unreadable), ValueError (fewer than 2 frames).
+    (unreadable), :class:`TooFewFramesError` (fewer than 2 frames).
     """
     from stgcn.data.video import VideoReader
 
@@ -409,7 +416,7 @@ def extract_video(
         n = r.count_frames()
         frames, times = r.read(np.arange(n))
     if n < 2:
-        raise ValueError(f"{video}: {n} frame, optical flow needs at least 2")
+        raise TooFewFramesError(f"{video}: {n} frame, optical flow needs at least 2")
     flow, sources = video_flow(frames, method, every, size, **params)
     ff = FlowFile(
         flow=quantize(flow, bound),
@@ -487,7 +494,7 @@ def _job(job: tuple[str, str, str, int, int | None, float, dict[str, Any]]) -> d
         return {"video": video, "status": "missing_video", "message": str(e)}
     except VideoDecodeError as e:
         return {"video": video, "status": "decode_error", "message": str(e)}
-    except ValueError as e:  # fewer than 2 frames
+    except TooFewFramesError as e:
         return {"video": video, "status": "too_short", "message": str(e)}
     return {
         "video": video,
