@@ -111,8 +111,7 @@ def test_flip_and_crop_move_flow_with_frames(root: Path):
     torch.manual_seed(0)
     for i in range(len(ds)):
         s = ds[i]
-        short = s.clip.shape[-1]  # not known: the scale was drawn; the hand tells the frame
-        assert short == SIZE
+        assert s.clip.shape[-2:] == s.flow.shape[-2:] == (SIZE, SIZE)
         flow_x = s.flow[0].mean((1, 2))
         assert (flow_x < 0).all()  # mirrored: what moved right moves left
         scale_lo, scale_hi = SIZE / HEIGHT, (SIZE + 20) / HEIGHT
