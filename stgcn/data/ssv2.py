@@ -45,6 +45,21 @@ workers skipped or dropped (for each index, its latest visit), and
 :meth:`SomethingSomethingV2.reset_errors` starts a new count (e.g. each epoch). Boxes that a crop
 leaves degenerate are normal, not bad input; they are counted as ``cropped_out``.
 
+**Optical flow** (``modality="flow"`` or ``("rgb", "flow")``) is read from ``flow_dir`` (default
+``root/flow``), one ``<id>.npz`` per video as ``python -m stgcn.data.flow
+root/20bn-something-something-v2 --out root/flow`` writes them (:mod:`stgcn.data.flow`). The
+frames sampled for a clip are the same for the RGB, the flow and the boxes: the flow of clip frame
+``t`` is the flow from video frame ``t`` to ``t + 1`` (the last frame of a video, which has no
+successor, gets the flow of the frame before it; with flow extracted ``--every N``, frame ``t``
+gets the last flow computed at or before it). With ``flow_length`` L > 1, frames ``t .. t + L - 1``
+are stacked (TSN's temporal stream). The flow is resized to the video's frames (its values scaled
+with it, so it is in pixels of the frames), then goes through the same transforms on the same
+random draw (:mod:`stgcn.data.transforms`: a crop cuts the same window, a flip negates x) and is
+divided by the storage bound (20 px -> 1). With flow alone, the video is still decoded: its
+frame count and times place the sampled frames and the boxes. A missing or unreadable flow file
+is counted as ``flow_error`` (``on_error="skip"``) or raises
+:class:`stgcn.data.flow.FlowFileError`.
+
 A DataLoader worker that dies (a decoder crash kills the process, and nothing can be caught) is
 reported by the DataLoader in the main process as a ``RuntimeError`` naming only its pid; each
 worker writes the index it is reading into shared memory, so :meth:`SomethingSomethingV2.reading`
@@ -67,17 +82,21 @@ from torch_geometric.data import Batch
 from stgcn.data.box_source import BoxSource, FrameBoxes
 from stgcn.data.boxes import PART_FILES, BoxIndex, load_json
 from stgcn.data.clip_dataset import Skipped, VideoClipDataset
+from stgcn.data.flow import FlowFileError, read_flow
 from stgcn.data.sampling import Sampling
-from stgcn.data.transforms import ClipBoxes, flip_label_map, to_clip
+from stgcn.data.transforms import ClipBoxes, flip_label_map, to_clip, to_flow_clip
 from stgcn.graphs.video_graph import VideoGraph
 
 Split = Literal["train", "validation", "test"]
+Modality = Literal["rgb", "flow"] | tuple[str, ...]
 VIDEO_DIR = "20bn-something-something-v2"
 LABELS_DIR = "labels"
 INDEX_NAME = "bounding_box_smthsmth.index.sqlite"
 
 SKIP_REASONS = ("missing_video", "decode_error", "no_boxes")
-"""Why a whole sample can be skipped (codes 1, 2, 3 in the shared status; 0 = not skipped)."""
+"""Why a whole sample can be skipped (codes 1, 2, 3 in the shared status; 0 = not skipped);
+a dataset that reads flow adds ``"flow_error"`` (code 4)."""
+FLOW_DIR = "flow"
 BOX_REASONS = ("outside_frame", "inverted", "zero_area", "cropped_out")
 """Why a box can be dropped: three kinds of bad annotation, and boxes a crop left degenerate."""
 
@@ -116,7 +135,9 @@ class Sample(NamedTuple):
     """One clip, or (after :func:`collate`) a batch of B clips.
 
     Attributes:
-        clip: ``[3, T, H, W]`` float, normalised (batched ``[B, 3, T, H, W]``).
+        clip: ``[3, T, H, W]`` float, normalised (batched ``[B, 3, T, H, W]``); with
+            ``modality="flow"``, the flow ``[2L, T, H, W]`` (x, y of L stacked flows, divided by
+            the storage bound).
         label: class index, -1 for the test split (batched ``[B]`` long).
         graph: :class:`VideoGraph` skeleton (``x`` None): ``box`` ``[N, 4]`` in clip pixels,
             ``frame`` ``[N]`` in ``0..T-1``, ``category`` and ``track`` ``[N]``, ``video_id``,
@@ -124,6 +145,8 @@ class Sample(NamedTuple):
         video_id: the SSv2 id (batched: list of B).
         view: multi-view index ``clip_idx * num_crops + crop_idx`` (batched ``[B]`` long).
         skipped: after :func:`collate`, the :class:`Skipped` records dropped from this batch.
+        flow: with ``modality=("rgb", "flow")``, the flow ``[2L, T, H, W]`` of the clip's frames
+            (batched ``[B, 2L, T, H, W]``); otherwise None.
     """
 
     clip: Tensor
@@ -132,6 +155,7 @@ class Sample(NamedTuple):
     video_id: str | list[str]
     view: int | Tensor = 0
     skipped: tuple[Skipped, ...] = ()
+    flow: Tensor | None = None
 
 
 def collate(items: Sequence[Sample | Skipped]) -> Sample:
@@ -139,7 +163,8 @@ def collate(items: Sequence[Sample | Skipped]) -> Sample:
 
     Returns:
         ``Sample(clip [B, 3, T, H, W], label [B] long, graph Batch, video_id list[str],
-        view [B] long, skipped)``; B may be 0 when every item was skipped (then ``graph`` is None).
+        view [B] long, skipped, flow [B, 2L, T, H, W] or None)``; B may be 0 when every item was
+        skipped (then ``graph`` is None).
     """
     samples = [s for s in items if isinstance(s, Sample)]
     skipped = tuple(s for s in items if isinstance(s, Skipped))
@@ -159,6 +184,7 @@ def collate(items: Sequence[Sample | Skipped]) -> Sample:
         video_id=[s.video_id for s in samples],
         view=torch.tensor([s.view for s in samples], dtype=torch.long),
         skipped=skipped,
+        flow=torch.stack([s.flow for s in samples]) if samples[0].flow is not None else None,
     )
 
 
@@ -172,6 +198,15 @@ def _class_index(path: Path, template: str, value: Any) -> int:
         f"{path}: template {template!r} has class index {value!r}; expected a number >= 0 "
         "(an integer or a string of digits)"
     )
+
+
+def _modality(modality: Any) -> tuple[str, ...]:
+    """``"rgb"``, ``"flow"`` or a tuple of both (any order) as ``("rgb",)``, ``("flow",)`` or
+    ``("rgb", "flow")``."""
+    names = (modality,) if isinstance(modality, str) else tuple(modality)
+    if not names or len(set(names)) != len(names) or not set(names) <= {"rgb", "flow"}:
+        raise ValueError(f"modality must be 'rgb', 'flow' or ('rgb', 'flow'), got {modality!r}")
+    return tuple(m for m in ("rgb", "flow") if m in names)
 
 
 def _template_key(template: str) -> str:
@@ -214,6 +249,11 @@ class SomethingSomethingV2(VideoClipDataset):
         exclude: video ids to leave out (a file of ids, one a line, such as the ``exclude.txt``
             of ``python -m stgcn.data.verify``, or an iterable of ids); counted in
             :meth:`error_report` as ``excluded``.
+        modality: ``"rgb"`` (``clip`` is RGB), ``"flow"`` (``clip`` is the optical flow) or
+            ``("rgb", "flow")`` (``clip`` RGB and ``flow`` the flow of the same frames); see the
+            module docstring.
+        flow_dir: folder of the ``<id>.npz`` flow files (default ``root/flow``).
+        flow_length: L, flows stacked per sampled frame (1 for a flow I3D; 5 or 10 for TSN).
     """
 
     skip_errors = (*VideoClipDataset.skip_errors, (MissingBoxesError, "no_boxes"))
@@ -240,6 +280,9 @@ class SomethingSomethingV2(VideoClipDataset):
         annotation_fps: float = 12.0,
         decode_threads: int = 0,
         exclude: str | Path | Iterable[str] | None = None,
+        modality: Modality = "rgb",
+        flow_dir: str | Path | None = None,
+        flow_length: int = 1,
     ) -> None:
         if split not in ("train", "validation", "test"):
             raise ValueError(f"unknown split {split!r}; expected train, validation or test")
@@ -247,7 +290,14 @@ class SomethingSomethingV2(VideoClipDataset):
             raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
         if sampling not in ("tsn", "uniform", "dense"):
             raise ValueError(f"unknown sampling {sampling!r}; expected tsn, uniform or dense")
+        self.modality = _modality(modality)
+        if flow_length < 1:
+            raise ValueError(f"flow_length must be >= 1, got {flow_length}")
         self.root = Path(root)
+        self.flow_dir = Path(flow_dir) if flow_dir is not None else self.root / FLOW_DIR
+        self.flow_length = flow_length
+        if "flow" in self.modality:
+            self.skip_errors = (*type(self).skip_errors, (FlowFileError, "flow_error"))
         self.split, self.on_error, self.annotation_fps = split, on_error, annotation_fps
         self.labels_dir = Path(labels_dir) if labels_dir is not None else self.root / LABELS_DIR
         self.videos_dir = Path(videos_dir) if videos_dir is not None else self.root / VIDEO_DIR
@@ -349,12 +399,12 @@ class SomethingSomethingV2(VideoClipDataset):
         self._dropped[index] = 0
 
     def _load(self, index: int, video_id: str, label: int, view: int) -> Sample:
-        clip_idx, crop_idx = divmod(view, self.num_crops)
         rng = self._rng()
         if isinstance(self.box_source, BoxIndex) and video_id not in self.box_source:
             raise self._missing_boxes(video_id)  # before decoding: the index can tell
         path = self.videos_dir / f"{video_id}{self.video_ext}"
-        frames, times, _ = self.read_view(path, view, rng)
+        frames, times, idx = self.read_view(path, view, rng)
+        flow = self._flow(video_id, idx, frames.shape[1:3]) if "flow" in self.modality else None
         boxes = None
         if self.box_source is not None:
             boxes = self.box_source.boxes(video_id, frames, times)
@@ -363,8 +413,13 @@ class SomethingSomethingV2(VideoClipDataset):
         (box, frame, score, category, track), bad = self._clip_boxes(
             video_id, boxes, frames.shape[1:3]
         )
-        x = ClipBoxes.from_frames(frames, box, label)
-        x = self._transforms[crop_idx % len(self._transforms)](x, rng)
+        x = ClipBoxes.from_frames(frames, box, label, flow=flow)
+        x = self.transform_for(view)(x, rng)
+        if flow is not None and (x.flow is None or x.flow.shape[-2:] != x.frames.shape[-2:]):
+            raise ValueError(
+                f"the transform {self._transforms[0]!r} did not carry the flow with the frames "
+                "(a custom transform must map ClipBoxes.flow as stgcn.data.transforms does)"
+            )
         bad["cropped_out"] = x.dropped
         self._dropped[index] = torch.tensor([bad.get(r, 0) for r in BOX_REASONS])
         graph = VideoGraph(
@@ -376,7 +431,21 @@ class SomethingSomethingV2(VideoClipDataset):
             video_id=video_id,
             num_frames=self.num_frames,
         )
-        return Sample(to_clip(x), x.label, graph, video_id, view)
+        if self.modality == ("flow",):
+            return Sample(to_flow_clip(x), x.label, graph, video_id, view)
+        flow_clip = to_flow_clip(x) if flow is not None else None
+        return Sample(to_clip(x), x.label, graph, video_id, view, flow=flow_clip)
+
+    def _flow(self, video_id: str, idx: np.ndarray, hw: Sequence[int]) -> Tensor:
+        """Flow ``[T, 2L, H, W]`` in pixels of the ``H x W`` frames, of the sampled frames."""
+        path = self.flow_dir / f"{video_id}.npz"
+        try:
+            stored = read_flow(path)
+        except FileNotFoundError as e:
+            raise FlowFileError(
+                f"{path}: no flow file for video {video_id} (python -m stgcn.data.flow writes them)"
+            ) from e
+        return stored.at(idx, self.flow_length, (int(hw[0]), int(hw[1])))
 
     def _missing_boxes(self, video_id: str) -> MissingBoxesError:
         src = self.box_source

@@ -21,6 +21,13 @@ augmentation must depend on (seed, epoch, index) alone for an exact mid-epoch re
 subclass would travel into the graph and the cache); :meth:`ClipBoxes.to_tv_tensors` gives the
 ``(Video, BoundingBoxes)`` pair for any other v2 transform.
 
+A clip may carry its optical flow (``ClipBoxes.flow``, ``[T, C, H, W]`` with ``C = 2L``: x, y of
+L stacked flows, in pixels of the frames); every transform moves it with the frames, on the same
+random draw: a resize scales its x and y by the factors of the width and height (the flow stays in
+pixels of the output), a crop cuts the same window, a horizontal flip mirrors it and negates every
+x, and :class:`Normalize` divides it by the storage bound (20 px -> 1), as mmaction2's
+``(q - 128) / 128`` does with uint8 flow.
+
 Horizontal flip is off by default: Something-Something labels say left and right
 ("Pushing something from left to right"), so a flip must swap those labels
 (:func:`flip_label_map`), and a clip whose template says left or right without a mirrored partner
@@ -53,6 +60,8 @@ class ClipBoxes:
         keep: ``[N]`` long, the index of each remaining box in the original box list.
         label: class index, or -1 when unknown (test split).
         dropped: number of boxes dropped so far because they became degenerate.
+        flow: ``[T, 2L, H, W]`` float optical flow (channels ``x_1, y_1, ..., x_L, y_L`` in
+            pixels of ``frames``), or None.
     """
 
     frames: Tensor
@@ -60,15 +69,33 @@ class ClipBoxes:
     keep: Tensor
     label: int = -1
     dropped: int = 0
+    flow: Tensor | None = None
 
     @classmethod
-    def from_frames(cls, frames: Tensor, box: Tensor | None = None, label: int = -1) -> ClipBoxes:
-        """Wrap decoded frames ``[T, H, W, 3]`` uint8 (channels last, as decoded) and boxes ``[N, 4]``."""
+    def from_frames(
+        cls,
+        frames: Tensor,
+        box: Tensor | None = None,
+        label: int = -1,
+        flow: Tensor | None = None,
+    ) -> ClipBoxes:
+        """Wrap decoded frames ``[T, H, W, 3]`` uint8 (channels last, as decoded), boxes
+        ``[N, 4]`` and optionally the flow ``[T, 2L, H, W]`` of the same frames."""
         if frames.ndim != 4 or frames.shape[-1] != 3:
             raise ValueError(f"expected frames [T, H, W, 3], got {tuple(frames.shape)}")
+        if flow is not None and (
+            flow.ndim != 4
+            or flow.shape[1] % 2
+            or flow.shape[0] != frames.shape[0]
+            or flow.shape[2:] != frames.shape[1:3]
+        ):
+            raise ValueError(
+                f"expected flow [T, 2L, H, W] = [{frames.shape[0]}, 2L, {frames.shape[1]}, "
+                f"{frames.shape[2]}] for frames {tuple(frames.shape)}, got {tuple(flow.shape)}"
+            )
         box = torch.zeros(0, 4) if box is None else box.to(torch.float32).reshape(-1, 4)
         keep = torch.arange(box.shape[0])
-        return cls(frames.permute(0, 3, 1, 2), box, keep, label)
+        return cls(frames.permute(0, 3, 1, 2), box, keep, label, flow=flow)
 
     @property
     def height(self) -> int:
@@ -117,7 +144,12 @@ def resize(x: ClipBoxes, height: int, width: int) -> ClipBoxes:
     # float first: v2 resizes uint8 frames with its own kernel and rounds them back to integers
     frames = TF.resize_video(x.frames.float(), size, antialias=True)
     box, _ = TF.resize_bounding_boxes(x.box, canvas_size=(x.height, x.width), size=size)
-    return replace(x, frames=frames, box=box)
+    flow = x.flow
+    if flow is not None:
+        # displacements scale with the image: x by the width's factor, y by the height's
+        scale = torch.tensor([width / x.width, height / x.height]).repeat(flow.shape[1] // 2)
+        flow = TF.resize_video(flow.float(), size, antialias=True) * scale.view(1, -1, 1, 1)
+    return replace(x, frames=frames, box=box, flow=flow)
 
 
 def crop(
@@ -132,7 +164,8 @@ def crop(
         )
     frames = TF.crop_video(x.frames, top, left, height, width)
     box, _ = TF.crop_bounding_boxes(x.box, _XYXY, top, left, height, width)  # shifted, clamped
-    return _sanitize(replace(x, frames=frames, box=box), min_size)
+    flow = x.flow if x.flow is None else TF.crop_video(x.flow, top, left, height, width)
+    return _sanitize(replace(x, frames=frames, box=box, flow=flow), min_size)
 
 
 def _sanitize(x: ClipBoxes, min_size: float) -> ClipBoxes:
@@ -144,9 +177,14 @@ def _sanitize(x: ClipBoxes, min_size: float) -> ClipBoxes:
 
 
 def hflip(x: ClipBoxes) -> ClipBoxes:
-    """Mirror every frame left-right; ``x1' = W - x2``, ``x2' = W - x1``."""
+    """Mirror every frame left-right; ``x1' = W - x2``, ``x2' = W - x1``; the flow is mirrored
+    and its x components negated (what moved right now moves left)."""
     box = TF.horizontal_flip_bounding_boxes(x.box, _XYXY, canvas_size=(x.height, x.width))
-    return replace(x, frames=TF.horizontal_flip_video(x.frames), box=box)
+    flow = x.flow
+    if flow is not None:
+        sign = torch.tensor([-1.0, 1.0]).repeat(flow.shape[1] // 2).view(1, -1, 1, 1)
+        flow = TF.horizontal_flip_video(flow) * sign
+    return replace(x, frames=TF.horizontal_flip_video(x.frames), box=box, flow=flow)
 
 
 def _short_side(height: int, width: int, size: int) -> tuple[int, int]:
@@ -293,17 +331,25 @@ class HorizontalFlip:
 
 class Normalize:
     """Scale to [0, 1], subtract ``mean`` and divide by ``std`` per channel (ImageNet by default).
-    Frames stay ``[T, 3, H, W]`` float32; :func:`to_clip` gives the ``[3, T, H, W]`` model input."""
+    Frames stay ``[T, 3, H, W]`` float32; :func:`to_clip` gives the ``[3, T, H, W]`` model input.
+    The flow, if any, is divided by ``flow_bound`` (the storage bound: 20 px -> 1)."""
 
     def __init__(
-        self, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD
+        self,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+        flow_bound: float = 20.0,
     ) -> None:
         # in 0..255 units: the frames are not divided by 255 first (one pass over them less)
         self.mean = (torch.tensor(mean) * 255).tolist()
         self.std = (torch.tensor(std) * 255).tolist()
+        self.flow_bound = flow_bound
 
     def __call__(self, x: ClipBoxes, rng: np.random.Generator | None = None) -> ClipBoxes:
-        return replace(x, frames=TF.normalize_video(x.frames.float(), self.mean, self.std))
+        flow = x.flow if x.flow is None else x.flow.float() / self.flow_bound
+        return replace(
+            x, frames=TF.normalize_video(x.frames.float(), self.mean, self.std), flow=flow
+        )
 
     def __repr__(self) -> str:
         return "Normalize()"
@@ -327,6 +373,13 @@ class Compose:
 def to_clip(x: ClipBoxes) -> Tensor:
     """The model input ``[3, T, H, W]`` from frames ``[T, 3, H, W]``."""
     return x.frames.permute(1, 0, 2, 3).contiguous()
+
+
+def to_flow_clip(x: ClipBoxes) -> Tensor:
+    """The flow model input ``[2L, T, H, W]`` from the flow ``[T, 2L, H, W]``."""
+    if x.flow is None:
+        raise ValueError("this clip carries no flow")
+    return x.flow.permute(1, 0, 2, 3).contiguous()
 
 
 def train_transform(
