@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.data import Data
+from torch_geometric.data import Batch, Data
 from torch_geometric.nn import global_mean_pool
 
 from stgcn.layers.space_time_gcn import SpaceTimeGCN
@@ -111,8 +111,31 @@ class STRG(nn.Module):
         self.fc = nn.Linear(global_channels + graph_channels, num_classes)
         self.num_classes = num_classes
 
-    def forward(self, clip: Tensor, graph: Data | None = None) -> Tensor:
-        """Logits ``[B, num_classes]``; see the class docstring."""
+    def forward(
+        self, clip: Tensor, graph: Data | None = None, return_attention_weights: bool = False
+    ) -> Tensor | tuple[Tensor, tuple[Tensor, Tensor]]:
+        """Logits ``[B, num_classes]``; see the class docstring.
+
+        With ``return_attention_weights=True`` also the GCN's similarity graph, ``(edge_index [2,
+        E], alpha [E])`` (see :meth:`SpaceTimeGCN.forward`), whose node indices are those of the
+        region nodes :meth:`encode` reads (the boxes on feature frames), not of ``graph``.
+        """
+        pooled, nodes = self.encode(clip, graph)
+        return self.classify(pooled, nodes, return_attention_weights=return_attention_weights)
+
+    def encode(self, clip: Tensor, graph: Data | None) -> tuple[Tensor, Batch]:
+        """The backbone part: the global feature and the region nodes, what :meth:`classify`
+        takes (``stgcn.explain`` keeps them fixed and explains the graph part).
+
+        Args:
+            clip: ``[B, C_in, T, H, W]``.
+            graph: a ``Batch`` of B ``VideoGraph`` skeletons (boxes in clip pixels).
+
+        Returns:
+            ``pooled`` ``[B, C_g]`` (before dropout) and the nodes, a ``Batch`` with ``x`` [N, d],
+            ``box`` [N, 4] (clip pixels), ``frame`` [N] (feature steps), ``batch`` [N] and the
+            input's ``score``/``category``/``track`` (:meth:`RegionFeatures.read`).
+        """
         if graph is None:
             raise ValueError(
                 "STRG needs the region graph: call model(clip, graph) with a Batch of VideoGraph "
@@ -121,10 +144,46 @@ class STRG(nn.Module):
         features = self.backbone.forward_features(clip)
         reduced = self.region.reduce(features)
         pooled = self.backbone.pool(reduced if self.global_feature == "reduced" else features)
-        nodes = self.region.read(reduced, graph, num_frames=clip.size(2))
+        return pooled, self.region.read(reduced, graph, num_frames=clip.size(2))
+
+    def classify(
+        self,
+        pooled: Tensor,
+        nodes: Data,
+        x: Tensor | None = None,
+        return_attention_weights: bool = False,
+        similarity_mask: Tensor | None = None,
+    ) -> Tensor | tuple[Tensor, tuple[Tensor, Tensor]]:
+        """The graph part: GCN over the nodes, readout, joint classifier.
+
+        Args:
+            pooled: ``[B, C_g]`` global feature (:meth:`encode`).
+            nodes: the region nodes (:meth:`encode`): ``box``, ``frame``, ``batch``.
+            x: ``[N, d]`` node features instead of ``nodes.x`` (an explainer's masked copy).
+            return_attention_weights: also return the similarity graph (needs a GCN with one).
+            similarity_mask: ``[E]`` factors on its edges (:meth:`SpaceTimeGCN.forward`).
+
+        Returns:
+            ``[B, num_classes]``, or ``(logits, (edge_index, alpha))``.
+        """
+        x = nodes.x if x is None else x
+        num_videos = pooled.size(0)
+        weights = None
         if self.gcn is None:
-            graph_feature = global_mean_pool(nodes.x, nodes.batch, size=clip.size(0))
+            if return_attention_weights or similarity_mask is not None:
+                raise ValueError("STRG: a model without a GCN has no attention weights")
+            graph_feature = global_mean_pool(x, nodes.batch, size=num_videos)
         else:
-            h = self.gcn(nodes.x, nodes.box, nodes.frame, nodes.batch)
-            graph_feature = self.gcn.readout(h, nodes.batch, clip.size(0))
-        return self.fc(torch.cat([self.dropout(pooled), graph_feature], dim=1))
+            h = self.gcn(
+                x,
+                nodes.box,
+                nodes.frame,
+                nodes.batch,
+                return_attention_weights=return_attention_weights,
+                similarity_mask=similarity_mask,
+            )
+            if return_attention_weights:
+                h, weights = h
+            graph_feature = self.gcn.readout(h, nodes.batch, num_videos)
+        logits = self.fc(torch.cat([self.dropout(pooled), graph_feature], dim=1))
+        return logits if weights is None else (logits, weights)
