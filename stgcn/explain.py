@@ -249,7 +249,7 @@ def explain_prediction(
         raise ValueError(
             "explain_prediction: the video has no region nodes (no boxes on the model's frames)"
         )
-    part = GraphPart(model, pooled, nodes)
+    part = GraphPart(model, pooled, nodes).eval()  # Explainer restores this mode when done
     try:
         edge_index, attention = part.edges()
         with torch.no_grad():

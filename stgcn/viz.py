@@ -197,7 +197,9 @@ def draw_graph(
     rows, cols = _grid(t, columns)
     panel_h = panel_inches * h / w
     top = 0.45 if title else 0.05
-    fig = Figure(figsize=(cols * panel_inches, rows * (panel_h + 0.22) + top), dpi=dpi)
+    # whole pixels, so that the saved image is exactly figsize * dpi
+    size = np.round(np.array([cols * panel_inches, rows * (panel_h + 0.22) + top]) * dpi) / dpi
+    fig = Figure(figsize=tuple(size), dpi=dpi)
     FigureCanvasAgg(fig)
     fig.subplots_adjust(
         left=0.01,
