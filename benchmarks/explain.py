@@ -137,9 +137,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     count = len(data) if args.videos <= 0 else min(args.videos, len(data))
     names = {
         -1: "hand",
-        0: "object 0",
-        1: "object 1",
-        **{1000 + k: f"distractor {k}" for k in range(8)},
+        0: "obj 0",
+        1: "obj 1",
+        **{1000 + k: f"distr {k}" for k in range(8)},
     }
 
     tic = time.perf_counter()

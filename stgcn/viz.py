@@ -250,8 +250,11 @@ def draw_graph(
         text = _label(tid, names) if tid is not None else str(i)
         if i in important:
             text += f" {float(node_importance[i]):.2f}"
+        # the label sits on the box's top edge, flipped inside the frame near its right or top edge
+        right, below = x1 > 0.6 * w, y1 < 0.1 * h
         ax.text(
-            x1, y1, text, fontsize=6.5 * scale, color="black", va="bottom", ha="left", gid="label",
+            x2 if right else x1, y2 if below else y1, text, fontsize=6.5 * scale, color="black",
+            va="top" if below else "bottom", ha="right" if right else "left", gid="label",
             bbox={"boxstyle": "square,pad=0.1", "fc": colour, "ec": "none", "alpha": 0.85},
             clip_on=True,
         )  # fmt: skip
