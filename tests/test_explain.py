@@ -86,6 +86,9 @@ def test_explain_prediction_of_a_tiny_strg():
         probs = model(clip[None], Batch.from_data_list([_graph()])).softmax(-1)[0]
     assert e.target == int(probs.argmax())
     torch.testing.assert_close(torch.tensor(e.probability), probs.max())
+    # the same target and seed give the same explanation
+    again = explain_prediction(model, clip, _graph(), target=e.target, top_k=3, epochs=20)
+    torch.testing.assert_close(again.node_importance, e.node_importance, rtol=0, atol=0)
     # the model's layers take no explainer mask once done
     assert all(m.explain is None for m in model.modules() if isinstance(m, MessagePassing))
     frames = torch.randint(0, 255, (T, SIZE, SIZE, 3), dtype=torch.uint8)

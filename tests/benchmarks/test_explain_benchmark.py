@@ -38,6 +38,8 @@ def test_smoke_run(bench, tmp_path: Path, capsys: pytest.CaptureFixture) -> None
     assert result["random"]["all"] == pytest.approx(share)
     assert 0 < share < 1  # every counted video has both kinds of node
     assert result["all"]["predicted"] == sum(r["predicted"] for r in rows) / len(rows)
+    assert result["accuracy"] == sum(r["prediction"] == r["class"] for r in rows) / len(rows)
+    assert all(r["predicted"] == r["true"] for r in rows if r["correct"])
     assert re.search(r"\| random ranking \(expected, exact\) \| [\d.]+% \|", out)
     assert re.search(
         r"\| GNNExplainer, predicted class \(5 epochs, seed 0\) \| [\d.]+% ± [\d.]+% \|", out
