@@ -17,7 +17,7 @@ References, computed exactly on the same nodes:
 
 Example (the checkpoint and set of ``benchmarks/ssv2.py``'s CPU preset)::
 
-    python benchmarks/explain.py --checkpoint out/runs/i3d_gcn-seed0/checkpoint.pt \\
+    python benchmarks/explain.py --checkpoint ssv2-results/runs/i3d_gcn-seed0/checkpoint.pt \\
         --data-root ~/.cache/stgcn/ssv2-synthetic-n1875-96x128-seed0 --videos 300
 """
 
