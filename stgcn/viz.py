@@ -3,8 +3,9 @@ consecutive frames, and the strongest learned similarity edges (a model's attent
 
 :func:`draw_graph` draws one grid figure (a PNG with ``path=...``); :func:`render_frames` draws
 one picture per frame and :func:`write_animation` writes them as an animated GIF (Pillow) or an
-mp4 (PyAV). matplotlib runs on its Agg backend (no display needed): figures are made with
-:class:`matplotlib.figure.Figure` directly, never through ``pyplot``, so nothing is left open.
+mp4 (PyAV). Figures are made with :class:`matplotlib.figure.Figure` on an Agg canvas directly,
+never through ``pyplot``: no display is needed, nothing is left open, and the caller's pyplot
+backend (a notebook's inline one) is left alone.
 
 Every drawn element carries a ``gid`` (``"box"``, ``"label"``, ``"iou"``, ``"similarity"``), so a
 caller (or a test) can find them with ``fig.findobj(lambda a: a.get_gid() == "box")``.
@@ -18,20 +19,16 @@ from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import ConnectionPatch, FancyArrowPatch, Rectangle
+from torch import Tensor
+from torch_geometric.data import Data
 
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import ConnectionPatch, FancyArrowPatch, Rectangle  # noqa: E402
-from torch import Tensor  # noqa: E402
-from torch_geometric.data import Data  # noqa: E402
-
-from stgcn.graphs import space_time_iou  # noqa: E402
-from stgcn.io import atomic_path  # noqa: E402
+from stgcn.graphs import space_time_iou
+from stgcn.io import atomic_path
 
 __all__ = ["EDGE_TYPES", "draw_graph", "render_frames", "write_animation"]
 
