@@ -3,7 +3,7 @@
 The paper trains STRG in two stages: the backbone first, then the graph head on the frozen
 backbone. In the second stage the backbone's output does not change from one epoch to the next, so
 running it every epoch is wasted work. This tool runs it once: per item of a dataset it stores
-what :meth:`stgcn.models.STRG.region_inputs` returns in evaluation mode, i.e. exactly what the
+what :meth:`stgcn.models.STRG.encode` returns in evaluation mode, i.e. exactly what the
 model's ``SpaceTimeGCN`` and classifier consume:
 
 * the RoIAlign node features ``x`` [N, d] (after the 1x1x1 reduction conv), with ``box`` [N, 4]
@@ -193,7 +193,7 @@ def extract_regions(
                 continue
             batch = collate(samples)
             clip, graph = batch.clip.to(device), batch.graph.to(device)
-            glob, nodes = model.region_inputs(clip, graph)
+            glob, nodes = model.encode(clip, graph)
             pooled.append(glob.float().cpu())
             for i, g in enumerate(nodes.to("cpu").to_data_list()):
                 g.video_id = batch.video_id[i]

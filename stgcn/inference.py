@@ -411,16 +411,29 @@ def infer(
     model.eval()
     try:
         with torch.no_grad():
-            logits = model(clip_tensor, batch if getattr(model, "takes_graph", False) else None)
+            attention = None
+            if _has_similarity(model):
+                logits, attention = model(clip_tensor, batch, return_attention_weights=True)
+            else:
+                logits = model(clip_tensor, batch if getattr(model, "takes_graph", False) else None)
             graph = None
             if reader is not None:
                 nodes = reader.read(maps[-1], batch, num_frames)
                 graph = _graph(nodes, maps[-1], batch, found, keep, clip, model, reader)
+                if attention is not None:  # over the reader's nodes, which are the graph's
+                    graph.similarity_edge_index = attention[0].cpu()
+                    graph.similarity_weight = attention[1].cpu()
     finally:
         model.train(was_training)
         if handle is not None:
             handle.remove()
     return Inference(logits[0].cpu(), graph, clip, int(x.dropped))
+
+
+def _has_similarity(model: nn.Module) -> bool:
+    """Whether ``model`` is an STRG whose GCN learns a similarity graph (it can return it)."""
+    gcn = getattr(model, "gcn", None)
+    return isinstance(model, STRG) and gcn is not None and "similarity" in gcn.graphs
 
 
 def _graph(

@@ -19,12 +19,14 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 
-__all__ = ["UnsafeFileError", "load_safe", "save_atomic"]
+__all__ = ["UnsafeFileError", "atomic_path", "load_safe", "save_atomic"]
 
 
 class UnsafeFileError(pickle.UnpicklingError):
@@ -59,6 +61,28 @@ def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
         finally:
             os.close(dir_fd)
     return path
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to (by any writer: matplotlib, Pillow, PyAV), moved
+    over ``path`` with :func:`os.replace` when the block ends, removed if it raises.
+
+    The temporary name keeps ``path``'s suffix, for writers that pick the format from it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent
+    )
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def load_safe(

@@ -152,13 +152,26 @@ def top_k(logits: Tensor, classes: Sequence[str], k: int) -> list[dict[str, Any]
     ]
 
 
-def _save_viz(frames: Tensor, graph: Any, path: Path) -> None:
-    """Draw the graph over its frames with :mod:`stgcn.viz` (``draw_graph``)."""
+def _save_viz(frames: Tensor, graph: Any, path: Path, title: str | None = None) -> None:
+    """Draw the graph over its sampled frames with :func:`stgcn.viz.draw_graph`: boxes with track
+    ids, IoU edges and, for a model with a similarity graph, its strongest edges."""
     try:
         from stgcn import viz
     except ImportError as e:
         raise RuntimeError(f"--viz needs stgcn.viz, which cannot be imported here: {e}") from e
-    viz.draw_graph(frames, graph, path)
+    drawn = graph.clone()
+    drawn.frame = graph.clip_frame  # draw_graph numbers nodes by the frames it is given
+    attention = None
+    if "similarity_edge_index" in graph:
+        attention = (graph.similarity_edge_index, graph.similarity_weight)
+    viz.draw_graph(
+        frames,
+        drawn,
+        path,
+        attention=attention,
+        frame_numbers=graph.sampled_frames.tolist(),
+        title=title,
+    )
 
 
 def _viz_path(out: Path, video: Path, many: bool) -> Path:
@@ -271,8 +284,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print("error: --viz needs boxes (--method or --boxes)", file=sys.stderr)
                 return 2
             try:
+                best = results[-1]["top_k"][0]
                 _save_viz(
-                    out.clip.frames, out.graph, _viz_path(args.viz, video, len(args.videos) > 1)
+                    out.clip.frames,
+                    out.graph,
+                    _viz_path(args.viz, video, len(args.videos) > 1),
+                    title=f"{video.name}: {best['class']} ({best['probability']:.2f})",
                 )
             except RuntimeError as e:
                 print(f"error: {e}", file=sys.stderr)

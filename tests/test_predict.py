@@ -75,7 +75,7 @@ def test_viz_calls_stgcn_viz_or_says_it_is_missing(
 ) -> None:
     calls = []
     fake = types.ModuleType("stgcn.viz")
-    fake.draw_graph = lambda frames, graph, path: calls.append(
+    fake.draw_graph = lambda frames, graph, path, **kw: calls.append(
         (frames.shape, graph.num_nodes, path)
     )
     monkeypatch.setitem(sys.modules, "stgcn.viz", fake)
@@ -87,6 +87,25 @@ def test_viz_calls_stgcn_viz_or_says_it_is_missing(
     monkeypatch.setitem(sys.modules, "stgcn.viz", None)  # as if it were not installed
     assert main(argv) == 2
     assert "--viz needs stgcn.viz" in capsys.readouterr().err
+
+
+def test_viz_draws_the_graph_and_its_similarity_edges(
+    ckpt: Path, videos_dir: Path, tmp_path: Path
+) -> None:
+    """The real stgcn.viz: a PNG of the sampled frames, and the model's similarity graph (over the
+    region nodes, which are the graph's) handed to draw_graph."""
+    video = videos_dir / "carphone_pristine.mp4"
+    out = tmp_path / "graph.png"
+    argv = [str(video), "--checkpoint", str(ckpt), "--method", "motion", "--viz", str(out)]
+    assert main(argv) == 0
+    assert out.stat().st_size > 0 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    loaded = load_model(ckpt)
+    res = infer(video, loaded.model, proposals="motion", size=loaded.clips["size"])
+    g = res.graph
+    assert g.num_nodes > 0 and g.similarity_edge_index.max() < g.num_nodes
+    # the softmax over sources sums to one at every target node
+    sums = torch.zeros(g.num_nodes).index_add_(0, g.similarity_edge_index[1], g.similarity_weight)
+    torch.testing.assert_close(sums, torch.ones(g.num_nodes))
 
 
 def test_bad_checkpoints_are_clear_errors(tmp_path: Path, videos_dir: Path, capsys) -> None:

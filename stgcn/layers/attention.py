@@ -235,20 +235,45 @@ class DenseAttention(NamedTuple):
             then target, then source in node order) and ``alpha`` ``[E]`` with
             ``alpha[e] = weight[video, i, j]``.
         """
+        node, pair = self._pairs()
+        b, m = node.shape
+        target = node[:, :, None].expand(b, m, m)[pair]
+        source = node[:, None, :].expand(b, m, m)[pair]
+        return torch.stack([source, target]), self.weight[pair]
+
+    def reweight(self, edge_weight: Tensor) -> DenseAttention:
+        r"""The weights multiplied edge by edge, :math:`G_{ij} m_{ij}` (no renormalisation): how
+        an explainer's edge mask acts on the graph.
+
+        Args:
+            edge_weight: ``[E]``, one factor per edge of :meth:`edges`, in its order.
+
+        Returns:
+            a :class:`DenseAttention` with the same layout.
+        """
+        _, pair = self._pairs()
+        count = int(pair.sum())
+        if edge_weight.shape != (count,):
+            raise ValueError(
+                f"DenseAttention.reweight: edge_weight must be [{count}] (one per edge of "
+                f"edges()), got {list(edge_weight.shape)}"
+            )
+        factor = self.weight.new_zeros(self.weight.shape).masked_scatter(pair, edge_weight)
+        return DenseAttention(self.weight * factor, self.index)
+
+    def _pairs(self) -> tuple[Tensor, Tensor]:
+        """``node`` ``[B, M]`` (the node at each padded position, -1 on padding) and ``pair``
+        ``[B, M, M]`` bool (both ends real)."""
         b, m = self.weight.shape[:2]
         device = self.weight.device
         if self.index is None:
             node = torch.arange(b * m, device=device).view(b, m)
-            real = torch.ones(b, m, dtype=torch.bool, device=device)
         else:
             node = torch.full((b * m,), -1, dtype=torch.long, device=device)
             node[self.index] = torch.arange(self.index.numel(), device=device)
             node = node.view(b, m)
-            real = node >= 0
-        pair = real[:, :, None] & real[:, None, :]
-        target = node[:, :, None].expand(b, m, m)[pair]
-        source = node[:, None, :].expand(b, m, m)[pair]
-        return torch.stack([source, target]), self.weight[pair]
+        real = node >= 0
+        return node, real[:, :, None] & real[:, None, :]
 
 
 def dense_layout(batch: Tensor | None, num_nodes: int) -> tuple[int, int, Tensor | None]:

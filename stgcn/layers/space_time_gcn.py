@@ -316,6 +316,7 @@ class SpaceTimeGCN(nn.Module):
         frame: Tensor,
         batch: Tensor | None = None,
         return_attention_weights: bool = False,
+        similarity_mask: Tensor | None = None,
     ) -> Tensor | tuple[Tensor, tuple[Tensor, Tensor]]:
         """Node features after the GCN.
 
@@ -328,6 +329,10 @@ class SpaceTimeGCN(nn.Module):
                 ``(edge_index, alpha)`` over the complete graph of each video (row 0 source j,
                 row 1 target i): ``alpha`` ``[E]`` with the shared graph, ``[E, num_layers]``
                 (one column per depth) with ``similarity="per_layer"``.
+            similarity_mask: ``[E]`` factors on the shared similarity graph's edges, in the
+                order of the ``edge_index`` that ``return_attention_weights`` gives:
+                :math:`G_{ij} m_{ij}` in every layer (how :mod:`stgcn.explain` masks an
+                interaction); ``similarity="shared"`` only.
 
         Returns:
             ``[N, out_channels]``, or ``(out, (edge_index, alpha))``.
@@ -350,7 +355,17 @@ class SpaceTimeGCN(nn.Module):
                 )
         if return_attention_weights and "similarity" not in self.graphs:
             raise ValueError("SpaceTimeGCN: return_attention_weights needs the similarity graph")
+        if similarity_mask is not None and (
+            "similarity" not in self.graphs or self.similarity != "shared"
+        ):
+            raise ValueError('SpaceTimeGCN: similarity_mask needs the similarity="shared" graph')
         inputs = {g: self._builders[g](x, box, frame, batch) for g in self.graphs}
+        if similarity_mask is not None:
+            shared = inputs["similarity"]
+            inputs["similarity"] = {
+                **shared,
+                "attention": shared["attention"].reweight(similarity_mask),
+            }
         alphas: list[Tensor] | None = [] if return_attention_weights else None
         edge_index = None
         if self.joint:

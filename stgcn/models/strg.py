@@ -111,21 +111,31 @@ class STRG(nn.Module):
         self.fc = nn.Linear(global_channels + graph_channels, num_classes)
         self.num_classes = num_classes
 
-    def forward(self, clip: Tensor, graph: Data | None = None) -> Tensor:
-        """Logits ``[B, num_classes]``; see the class docstring."""
-        pooled, nodes = self.region_inputs(clip, graph)
-        return classify_regions(self, pooled, nodes)
+    def forward(
+        self, clip: Tensor, graph: Data | None = None, return_attention_weights: bool = False
+    ) -> Tensor | tuple[Tensor, tuple[Tensor, Tensor]]:
+        """Logits ``[B, num_classes]``; see the class docstring.
 
-    def region_inputs(self, clip: Tensor, graph: Data | None) -> tuple[Tensor, Batch]:
-        """What the graph head sees: everything of :meth:`forward` before the GCN.
+        With ``return_attention_weights=True`` also the GCN's similarity graph, ``(edge_index [2,
+        E], alpha [E])`` (see :meth:`SpaceTimeGCN.forward`), whose node indices are those of the
+        region nodes :meth:`encode` reads (the boxes on feature frames), not of ``graph``.
+        """
+        pooled, nodes = self.encode(clip, graph)
+        return self.classify(pooled, nodes, return_attention_weights=return_attention_weights)
+
+    def encode(self, clip: Tensor, graph: Data | None) -> tuple[Tensor, Batch]:
+        """The backbone part: the global feature and the region nodes, what :meth:`classify`
+        takes (``stgcn.explain`` keeps them fixed and explains the graph part; :class:`STRGHead`
+        computes the logits from exactly these, so they can be cached: ``python -m stgcn.extract``).
+
+        Args:
+            clip: ``[B, C_in, T, H, W]``.
+            graph: a ``Batch`` of B ``VideoGraph`` skeletons (boxes in clip pixels).
 
         Returns:
-            ``(pooled [B, C_g], nodes)``: the global feature before dropout (C_g = d for
-            ``global_feature="reduced"``, the backbone's C otherwise) and the
-            :class:`~stgcn.models.RegionFeatures` node batch (``x`` [K, d] after the 1x1x1 conv,
-            ``box`` [K, 4] in clip pixels, ``frame`` [K] in feature steps, ``batch`` [K]).
-            :class:`STRGHead` computes the logits from exactly these, so they can be cached
-            (``python -m stgcn.extract``).
+            ``pooled`` ``[B, C_g]`` (before dropout) and the nodes, a ``Batch`` with ``x`` [N, d],
+            ``box`` [N, 4] (clip pixels), ``frame`` [N] (feature steps), ``batch`` [N] and the
+            input's ``score``/``category``/``track`` (:meth:`RegionFeatures.read`).
         """
         if graph is None:
             raise ValueError(
@@ -137,6 +147,24 @@ class STRG(nn.Module):
         pooled = self.backbone.pool(reduced if self.global_feature == "reduced" else features)
         return pooled, self.region.read(reduced, graph, num_frames=clip.size(2))
 
+    def classify(
+        self,
+        pooled: Tensor,
+        nodes: Data,
+        x: Tensor | None = None,
+        return_attention_weights: bool = False,
+        similarity_mask: Tensor | None = None,
+    ) -> Tensor | tuple[Tensor, tuple[Tensor, Tensor]]:
+        """The graph part (:func:`classify_regions` on this model's GCN, dropout and classifier)."""
+        return classify_regions(
+            self,
+            pooled,
+            nodes,
+            x=x,
+            return_attention_weights=return_attention_weights,
+            similarity_mask=similarity_mask,
+        )
+
 
 class STRGHead(nn.Module):
     r"""The part of an :class:`STRG` after its RoIAlign nodes: GCN, readout, dropout, classifier.
@@ -146,7 +174,7 @@ class STRGHead(nn.Module):
             \tfrac{1}{N_b} \textstyle\sum_{n \in b} \mathrm{GCN}(X)_n\big] + c
 
     with :math:`g` the global feature and :math:`X` the node features that
-    :meth:`STRG.region_inputs` returns. Trained on cached features (the paper's second stage
+    :meth:`STRG.encode` returns. Trained on cached features (the paper's second stage
     with the backbone and the 1x1x1 reduction conv fixed): ``python -m stgcn.extract`` writes
     them and :class:`stgcn.data.cached.RegionFeatureDataset` reads them.
 
@@ -188,14 +216,45 @@ class STRGHead(nn.Module):
         return classify_regions(self, global_feature, nodes)
 
 
-def classify_regions(model: STRG | STRGHead, pooled: Tensor, nodes: Batch) -> Tensor:
-    """STRG's head on ``model``'s ``gcn``, ``dropout`` and ``fc``: logits ``[B, num_classes]``
-    from the global feature ``pooled`` [B, C_g] and the node batch (``x`` [K, d], ``box``,
-    ``frame``, ``batch``). ``gcn=None`` mean-pools the nodes (the ``i3d_roi`` ablation)."""
+def classify_regions(
+    model: STRG | STRGHead,
+    pooled: Tensor,
+    nodes: Data,
+    x: Tensor | None = None,
+    return_attention_weights: bool = False,
+    similarity_mask: Tensor | None = None,
+) -> Tensor | tuple[Tensor, tuple[Tensor, Tensor]]:
+    """STRG's graph part on ``model``'s ``gcn``, ``dropout`` and ``fc``: GCN over the nodes,
+    readout, joint classifier (``gcn=None`` mean-pools the nodes: the ``i3d_roi`` ablation).
+
+    Args:
+        pooled: ``[B, C_g]`` global feature (:meth:`STRG.encode`).
+        nodes: the region nodes (:meth:`STRG.encode`): ``box``, ``frame``, ``batch``.
+        x: ``[N, d]`` node features instead of ``nodes.x`` (an explainer's masked copy).
+        return_attention_weights: also return the similarity graph (needs a GCN with one).
+        similarity_mask: ``[E]`` factors on its edges (:meth:`SpaceTimeGCN.forward`).
+
+    Returns:
+        ``[B, num_classes]``, or ``(logits, (edge_index, alpha))``.
+    """
+    x = nodes.x if x is None else x
     num_videos = pooled.size(0)
+    weights = None
     if model.gcn is None:
-        graph_feature = global_mean_pool(nodes.x, nodes.batch, size=num_videos)
+        if return_attention_weights or similarity_mask is not None:
+            raise ValueError("STRG: a model without a GCN has no attention weights")
+        graph_feature = global_mean_pool(x, nodes.batch, size=num_videos)
     else:
-        h = model.gcn(nodes.x, nodes.box, nodes.frame, nodes.batch)
+        h = model.gcn(
+            x,
+            nodes.box,
+            nodes.frame,
+            nodes.batch,
+            return_attention_weights=return_attention_weights,
+            similarity_mask=similarity_mask,
+        )
+        if return_attention_weights:
+            h, weights = h
         graph_feature = model.gcn.readout(h, nodes.batch, num_videos)
-    return model.fc(torch.cat([model.dropout(pooled), graph_feature], dim=1))
+    logits = model.fc(torch.cat([model.dropout(pooled), graph_feature], dim=1))
+    return logits if weights is None else (logits, weights)

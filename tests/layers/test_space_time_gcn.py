@@ -55,11 +55,14 @@ def layer_norm(ln: nn.LayerNorm, z):
     return (z - mean) / torch.sqrt(var + ln.eps) * ln.weight + ln.bias
 
 
-def oracle(model: SpaceTimeGCN, x, box, frame, batch):
+def oracle(model: SpaceTimeGCN, x, box, frame, batch, mask=None):
+    """The dense model; ``mask`` [N, N] multiplies the shared similarity graph entrywise."""
     g_shared = None
     if "similarity" in model.graphs and model.similarity == "shared":
         graph = model.edge_builders["similarity"].graph
         g_shared = dense_similarity(graph.phi.weight, graph.phi_prime.weight, x, batch)
+        if mask is not None:
+            g_shared = g_shared * mask
 
     def shortcut(depth, key, h):
         if model.shortcuts is None or key not in model.shortcuts[depth]:
@@ -195,6 +198,25 @@ def test_return_attention_weights_matches_dense_softmax(joint: bool) -> None:
     torch.testing.assert_close(sums, torch.ones(19, 3, dtype=alphas.dtype))
     with pytest.raises(ValueError, match="needs the similarity graph"):
         make(graphs=("spatial_temporal",))(x, box, frame, batch, return_attention_weights=True)
+
+
+@pytest.mark.parametrize("joint", [False, True])
+def test_similarity_mask_multiplies_the_shared_graph_edge_by_edge(joint: bool) -> None:
+    x, box, frame, batch = data([7, 0, 1, 11], seed=4)
+    model = make(graphs=BOTH, joint=joint)
+    _, (edge_index, alpha) = model(x, box, frame, batch, return_attention_weights=True)
+    mask = torch.rand(alpha.shape, dtype=alpha.dtype, generator=torch.Generator().manual_seed(0))
+    dense_mask = torch.zeros(19, 19, dtype=x.dtype)
+    dense_mask[edge_index[1], edge_index[0]] = mask  # G[target, source]
+    out = model(x, box, frame, batch, similarity_mask=mask)
+    torch.testing.assert_close(out, oracle(model, x, box, frame, batch, dense_mask))
+    assert not torch.allclose(out, model(x, box, frame, batch))
+    ones = model(x, box, frame, batch, similarity_mask=torch.ones_like(mask))
+    torch.testing.assert_close(ones, model(x, box, frame, batch))
+    with pytest.raises(ValueError, match="edge_weight must be"):
+        model(x, box, frame, batch, similarity_mask=mask[:-1])
+    with pytest.raises(ValueError, match="shared"):
+        make(graphs=BOTH, similarity="per_layer")(x, box, frame, batch, similarity_mask=mask)
 
 
 def test_branches_differ_from_joint() -> None:

@@ -212,7 +212,7 @@ def test_gcn_follows_the_paper_by_default_with_the_options_kept() -> None:
 
 
 @pytest.mark.parametrize("name", ["i3d_gcn", "i3d_roi"])
-def test_head_on_region_inputs_is_the_whole_model(name: str) -> None:
+def test_head_on_encoded_regions_is_the_whole_model(name: str) -> None:
     torch.manual_seed(0)
     model = build_model(name, num_classes=5, frames=T, **TINY).eval()
     clip = torch.randn(2, 3, T, SIZE, SIZE)
@@ -221,10 +221,34 @@ def test_head_on_region_inputs_is_the_whole_model(name: str) -> None:
     own = dict(model.named_parameters())
     assert head.takes_graph and all(p is own[k] for k, p in head.named_parameters())
     with torch.no_grad():
-        pooled, nodes = model.region_inputs(clip, graph)
+        pooled, nodes = model.encode(clip, graph)
         assert pooled.shape == (2, TINY["region_channels"]) and nodes.x.size(0) == 2 * T // 2
         torch.testing.assert_close(head(pooled, nodes), model(clip, graph), rtol=0, atol=0)
     with pytest.raises(ValueError, match="node graph"):
         head(pooled, None)
     with pytest.raises(TypeError, match="needs an STRG"):
         STRGHead.from_strg(build_model("i3d", num_classes=5, **TINY))
+
+
+def test_strg_returns_the_similarity_graph_of_its_region_nodes() -> None:
+    """``return_attention_weights``: the same logits, and alpha is the dense softmax
+    G = softmax(phi(X) phi'(X)^T) over each video's region nodes (what ``encode`` reads)."""
+    torch.manual_seed(0)
+    model = build_model("i3d_gcn", num_classes=3, frames=T, **TINY).double().eval()
+    clip = torch.randn(2, 3, T, SIZE, SIZE, dtype=torch.float64)
+    graph = _graph([torch.tensor([0.0, 0, 16, 16]), torch.tensor([8.0, 8, 30, 30])])
+    graph.box = graph.box.double()
+    with torch.no_grad():
+        logits, (edge_index, alpha) = model(clip, graph, return_attention_weights=True)
+        torch.testing.assert_close(logits, model(clip, graph))
+        pooled, nodes = model.encode(clip, graph)
+        torch.testing.assert_close(model.classify(pooled, nodes), logits)
+    sim = model.gcn.edge_builders["similarity"].graph
+    scores = (nodes.x @ sim.phi.weight.t()) @ (nodes.x @ sim.phi_prime.weight.t()).t()
+    same = nodes.batch[:, None] == nodes.batch[None, :]
+    g = torch.softmax(scores.masked_fill(~same, float("-inf")), dim=1)
+    assert edge_index.size(1) == int(same.sum())
+    torch.testing.assert_close(alpha, g[edge_index[1], edge_index[0]], rtol=1e-9, atol=1e-12)
+    roi = build_model("i3d_roi", num_classes=3, frames=T, **TINY).eval()
+    with pytest.raises(ValueError, match="no attention weights"):
+        roi(clip.float(), graph, return_attention_weights=True)

@@ -8,7 +8,7 @@ window around it for all ``T`` frames at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -42,7 +42,11 @@ class RenderedVideo:
     ``frames`` [T, H, W, 3] uint8 RGB; ``boxes`` maps a role (``"object hand"``, ``"object 0"``,
     ``"object 1"``) to [T, 4] float boxes (x1, y1, x2, y2) in pixels, NaN where the box is not
     annotated (off-screen); ``names`` maps the role to its category name; ``colours`` maps the
-    role to its base RGB colour; ``placeholders`` are the template's fillers.
+    role to its base RGB colour; ``placeholders`` are the template's fillers. ``distractors``
+    maps ``"distractor k"`` to the [T, 4] boxes of the k-th object that is not a placeholder
+    (static clutter, then moving distractors), NaN where off-screen: drawn, never annotated (the
+    Something-Else files hold only ``boxes``), known so that an explanation can be checked
+    against them.
     """
 
     frames: np.ndarray
@@ -50,6 +54,7 @@ class RenderedVideo:
     names: dict[str, str]
     colours: dict[str, np.ndarray]
     placeholders: list[str]
+    distractors: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _upsample(a: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -271,7 +276,9 @@ def render_video(spec: VideoSpec, size: tuple[int, int], seed: int) -> RenderedV
     names = {"object hand": "hand", **{r: o.name for r, o in roles.items()}}
     colours = {"object hand": hand_shape.colour, **{r: o.colour for r, o in roles.items()}}
     placeholders = [roles[f"object {k}"].name for k in range(cls.num_placeholders)]
+    distractors = {f"distractor {k}": _box(s, offset, height, width) for k, s in enumerate(others)}
     if forward != cls.template:
         frames = frames[::-1].copy()
         boxes = {r: b[::-1].copy() for r, b in boxes.items()}
-    return RenderedVideo(frames, boxes, names, colours, placeholders)
+        distractors = {r: b[::-1].copy() for r, b in distractors.items()}
+    return RenderedVideo(frames, boxes, names, colours, placeholders, distractors)
