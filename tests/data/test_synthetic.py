@@ -16,7 +16,7 @@ import pytest
 from stgcn.data import synthetic as S
 from stgcn.data.synthetic.classes import REVERSED, SyntheticClass, class_groups, reversal_sources
 from stgcn.data.synthetic.render import _capsule_rows
-from stgcn.data.synthetic.writer import HASHED_MODULES, source_digest
+from stgcn.data.synthetic.writer import HASHED_MODULES, LOCK, source_digest
 
 av = pytest.importorskip("av")
 
@@ -252,8 +252,14 @@ def test_classes_are_balanced_within_each_split(dataset: Path):
 def test_same_seed_gives_the_same_bytes_in_every_file(dataset: Path, tmp_path: Path):
     again = tmp_path / "again"
     _make(again, workers=2)  # also: the worker count does not change the output
-    files = sorted(p.relative_to(dataset) for p in dataset.rglob("*") if p.is_file())
-    assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+
+    def data_files(root: Path) -> list[Path]:  # the lock file is empty and not part of the set
+        return sorted(
+            p.relative_to(root) for p in root.rglob("*") if p.is_file() and p.name != LOCK
+        )
+
+    files = data_files(dataset)
+    assert files == data_files(again)
     assert len(files) == NUM + 4 + 4 + 2
     for rel in files:
         assert (dataset / rel).read_bytes() == (again / rel).read_bytes(), rel
@@ -303,6 +309,33 @@ def test_complete_dataset_is_reused_and_partial_one_regenerated(tmp_path: Path):
         "2.webm",
         "3.webm",
     ]
+
+
+def _generate_into(root: str, queue) -> None:
+    from stgcn.data import synthetic as S
+
+    queue.put(S.generate(root, num_videos=6, size=(32, 32), frames=(8, 8), workers=0))
+
+
+def test_two_processes_generating_one_folder_take_turns(tmp_path: Path):
+    """Two benchmarks started at once on an empty cache: one generates, the other waits for its
+    lock and reuses the set (unlocked, both wrote the same temporary box files and corrupted them)."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    root = str(tmp_path / "d")
+    procs = [ctx.Process(target=_generate_into, args=(root, queue)) for _ in range(2)]
+    for proc in procs:
+        proc.start()
+    manifests = [queue.get(timeout=120) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=60)
+        assert proc.exitcode == 0
+    assert sorted(bool(m.get("reused")) for m in manifests) == [False, True]
+    for name in manifests[0]["files"]:
+        if name.endswith(".json"):
+            json.loads((tmp_path / "d" / name).read_text())  # every JSON file whole
 
 
 def test_a_set_from_another_generator_revision_is_regenerated(tmp_path: Path):

@@ -187,6 +187,27 @@ def _same_dataset(out: Path, params: dict[str, Any]) -> dict[str, Any] | None:
     return manifest
 
 
+LOCK = ".synthetic.lock"
+"""A file in the output folder that :func:`generate` locks: two processes generating the same folder
+(e.g. two benchmarks started at once) take turns, and the second reuses what the first wrote."""
+
+
+@contextmanager
+def _exclusive(out: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``out`` (``fcntl.flock``; where there is no fcntl, no lock)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    with open(out / LOCK, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def _clear(out: Path) -> None:
     """Remove what a previous (possibly partial) run of the generator left in ``out``."""
     ours = [LABELS_DIR, VIDEOS_DIR, *BOX_FILES, "README.md", MANIFEST, ".synthetic-in-progress"]
@@ -195,7 +216,7 @@ def _clear(out: Path) -> None:
     foreign = [
         p.name
         for p in out.iterdir()
-        if p.name not in ours and not p.name.startswith("bounding_box_smthsmth")
+        if p.name not in (*ours, LOCK) and not p.name.startswith("bounding_box_smthsmth")
     ]
     marked = (out / MANIFEST).exists() or (out / ".synthetic-in-progress").exists()
     if not marked or foreign:
@@ -261,11 +282,22 @@ def generate(
     }
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    with _exclusive(out):
+        return _generate(out, params, workers, verbose)
+
+
+def _generate(
+    out: Path, params: dict[str, Any], workers: int | None, verbose: bool
+) -> dict[str, Any]:
+    """:func:`generate`'s work, with ``out`` locked (a dataset there is reused or replaced)."""
+    num_videos, seed = params["num_videos"], params["seed"]
+    height, width = params["size"]
+    frames, splits = params["frames"], tuple(params["splits"])
     reused = _same_dataset(out, params)
     if reused is not None:
         reused["reused"] = True
         return reused
-    if any(out.iterdir()):
+    if any(p.name != LOCK for p in out.iterdir()):
         _clear(out)
     (out / ".synthetic-in-progress").write_text("generation started\n", encoding="utf-8")
     (out / LABELS_DIR).mkdir()
