@@ -125,7 +125,9 @@ class Explanation:
         edge_index: ``[2, E]`` the explained edges (row 0 source j, row 1 target i) and
             ``edge_importance`` ``[E]``; ``attention`` ``[E]`` the model's own weights on them.
         top_nodes: ``[k]`` node indices, most important first; ``top_edges`` ``[k]`` edge
-            indices (self pairs left out), most important first.
+            indices (self pairs left out), ranked by ``edge_importance * attention``: the mask
+            scales the message the edge carries, and an edge whose weight G is near zero carries
+            none whatever its mask (GNNExplainer's entropy term alone drives such a mask to 0 or 1).
         nodes: the explained nodes as a :class:`~stgcn.graphs.VideoGraph`: ``box`` [N, 4] in the
             clip's pixels, ``frame`` [N] the model's feature step of each node (0..T'-1),
             ``track``/``category`` when the input graph had them.
@@ -262,7 +264,8 @@ def explain_prediction(
         part.release()
     assert edge is not None
     interaction = edge_index[0] != edge_index[1]
-    ranked = _top(torch.where(interaction, edge, torch.full_like(edge, -1.0)), top_k)
+    contribution = edge * attention.detach()
+    ranked = _top(torch.where(interaction, contribution, torch.full_like(edge, -1.0)), top_k)
     ranked = ranked[interaction[ranked]]
     steps = int(torch.as_tensor(nodes.num_frames).reshape(-1)[0])
     carried = {

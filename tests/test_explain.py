@@ -80,6 +80,12 @@ def test_explain_prediction_of_a_tiny_strg():
     assert len(e.top_edges) == 3 and bool(
         (e.edge_index[0, e.top_edges] != e.edge_index[1, e.top_edges]).all()
     )
+    # interactions rank by what they carry: mask x the model's weight G
+    contribution = e.edge_importance * e.attention
+    others = torch.ones(n * n, dtype=torch.bool)
+    others[e.top_edges] = False
+    others &= e.edge_index[0] != e.edge_index[1]
+    assert contribution[e.top_edges].min() >= contribution[others].max()
     assert e.nodes.track.tolist() == [-1, 0] * (n // 2)
     assert e.clip_frames.tolist() == list(range(0, T, model.backbone.temporal_stride))
     with torch.no_grad():
