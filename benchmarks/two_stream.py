@@ -182,7 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
         "a PATH: the checkpoint of the one stream of --stream rgb or flow",
     )
     g.add_argument(
-        "--start-epoch", type=int, default=0, help="manual epoch to start at (ignored with --resume)"
+        "--start-epoch",
+        type=int,
+        default=0,
+        help="manual epoch to start at (ignored with --resume)",
     )
     g.add_argument(
         "--weights",
@@ -418,8 +421,7 @@ def expectations(rows: dict[str, dict], pairs: list[dict]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if pairs:
         out["flow_beats_rgb_on_pairs"] = {
-            " / ".join(p["pair"]): (p["flow"]["top1"] or 0) > (p["rgb"]["top1"] or 0)
-            for p in pairs
+            " / ".join(p["pair"]): (p["flow"]["top1"] or 0) > (p["rgb"]["top1"] or 0) for p in pairs
         }
     if "fusion" in rows:
         best = max(rows["rgb"]["top1"], rows["flow"]["top1"])
