@@ -23,8 +23,8 @@ beyond the 15 minutes the default run is given. DIS (~4,300 frames/s) takes seco
 away (it is cached apart, per method).
 
 **Defaults** are the seed's two-stream script's (``--batch-size 25``, ``--lr 5e-4``, SGD with
-momentum 0.9) on a CPU-sized clip: K = 8 segments at 48 px (the 2D ResNet-18 of TSN runs at its
-full width), 3 epochs, random initial weights (``--weights IMAGENET1K_V1`` for torchvision's). The
+momentum 0.9) on a CPU-sized clip: K = 3 segments (TSN's) at 48 px (the 2D ResNet-18 of TSN runs
+at its full width), 3 epochs, random initial weights (``--weights IMAGENET1K_V1`` for torchvision's). The
 whole default run is meant to fit in 15 minutes on 2 idle cores; see the README for the measured
 time.
 
@@ -103,7 +103,7 @@ class Budget:
 # epoch for both TSN streams there, ~1.6 min for both I3Ds.
 PRESETS = {
     "tsn": Budget(
-        frames=8,
+        frames=3,
         new_length=5,
         size=48,
         width_3d=16,
@@ -194,7 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     g = p.add_argument_group("data")
-    g.add_argument("--frames", type=int, help="K, segments (sampled frames) per clip (8)")
+    g.add_argument(
+        "--frames", type=int, help="K, segments (sampled frames) per clip (tsn 3, i3d 8)"
+    )
     g.add_argument(
         "--new-length", type=int, help="L, flow fields stacked per segment (tsn 5, i3d 1)"
     )
@@ -271,6 +273,7 @@ def run_stream(
     seed_everything(args.seed)
     model = build_model(name, len(data.classes), **model_config(name, budget, args.weights))
     model = model.to(dist.device)
+    workers = 0 if args.data_root is None else args.workers  # cached clips need no workers
     run_dir = args.out / "runs" / name
     resume = None
     if args.resume == "auto":
@@ -282,7 +285,9 @@ def run_stream(
             raise SystemExit(f"--evaluate: no checkpoint for {name} (--resume auto or PATH)")
         model.load_state_dict(load_checkpoint(resume)["model"])
         tic = time.perf_counter()
-        ev = evaluate(model, data.val, budget.batch_size, dist, class_groups=data.groups)
+        ev = evaluate(
+            model, data.val, budget.batch_size, dist, workers=workers, class_groups=data.groups
+        )
         train_time, eval_time, history = None, time.perf_counter() - tic, []
     else:
         print(f"== {name}: {count_parameters(model) / 1e6:.2f} M parameters", flush=True)
@@ -293,6 +298,7 @@ def run_stream(
             TrainConfig(
                 epochs=budget.epochs,
                 batch_size=budget.batch_size,
+                workers=workers,
                 seed=args.seed,
                 out_dir=str(run_dir),
                 progress=False,
@@ -444,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
             "data.synthetic_videos": budget.synthetic_videos,
             "data.synthetic_size": budget.synthetic_size,
             "data.views": (1, 1),
-            "data.cache_clips": True,
+            "data.cache_clips": args.data_root is None,  # real SSv2 is read from its videos
         },
     )
     ns = argparse.Namespace(
