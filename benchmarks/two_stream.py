@@ -97,10 +97,12 @@ class Budget:
     synthetic_size: tuple[int, int]
 
 
-# One training step of batch 25 (forward + backward), measured on a 2-core AMD EPYC under a load
-# of 4: tsn 1.7 s and tsn_flow 1.1 s at 48 px, 8 segments, L = 5 (3.3 s and 2.5 s at 64 px); i3d
-# and i3d_flow (width 16) 0.8 s each at 96 px. 60 steps an epoch for 1,500 clips: ~3 min an
-# epoch for both TSN streams there, ~1.6 min for both I3Ds.
+# The default must fit 15 minutes on 2 idle cores. Measured once with --epochs 1 on a 2-core AMD
+# EPYC under a load of ~6 (other jobs: this run had ~1/3 of the machine): generation 111 s, DIS
+# flow 114 s, decoding 40 s, one epoch (60 steps of 25 + evaluation) 236 s for tsn and 291 s for
+# tsn_flow. 3 epochs: ~31 min there; ~1/3 of that, ~10 min, is the estimate for an idle machine
+# (to be measured). i3d and i3d_flow (width 16) at 96 px take ~0.8 s a step each under a load of
+# 4 (a microbenchmark), about half of the TSN pair's.
 PRESETS = {
     "tsn": Budget(
         frames=3,
