@@ -1,13 +1,13 @@
 """benchmarks/two_stream.py: direction pairs, pair accuracy and late fusion on hand-made scores;
-the CI smoke run (flow extracted by the CLI, both streams trained through the engine, fused) and
-an --evaluate --resume auto rerun that reuses the extracted flow and scores the same."""
+the CI smoke run (flow extracted, both streams trained through the engine, fused) and an
+--evaluate --resume auto rerun that reuses the extracted flow and scores the same. The runs call
+the script's ``main`` in this process (no second interpreter to start)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,9 +15,6 @@ import torch
 
 from stgcn.engine import EvalResult
 
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "benchmarks" / "two_stream.py"
-ENV = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore", "CI": "1"}
 CLASSES = [
     "Moving something down",
     "Moving something up",
@@ -57,14 +54,20 @@ def test_fusion_weights_flow_one_and_a_half_times(bench) -> None:
         mod.fuse(evals, ["x", "y", "z"], {})
 
 
+def run_script(bench, tmp: Path, *flags: str) -> str:
+    """``benchmarks/two_stream.py --smoke ... flags`` in this process; returns what it printed."""
+    argv = ["--smoke", "--out", str(tmp / "out"), "--cache-dir", str(tmp / "cache")]
+    argv += ["--workers", "0", "--flow-workers", "0", *flags]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert bench("two_stream").main(argv) == 0
+    return out.getvalue()
+
+
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+def smoke(bench, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     tmp = tmp_path_factory.mktemp("two_stream")
-    cmd = [sys.executable, str(SCRIPT), "--smoke", "--out", str(tmp / "out")]
-    cmd += ["--cache-dir", str(tmp / "cache"), "--workers", "0", "--flow-workers", "0"]
-    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return tmp, proc.stdout
+    return tmp, run_script(bench, tmp)
 
 
 def test_smoke_run_trains_both_streams_and_fuses(smoke: tuple[Path, str]) -> None:
@@ -93,14 +96,11 @@ def test_smoke_run_trains_both_streams_and_fuses(smoke: tuple[Path, str]) -> Non
         assert "direction pair" in text
 
 
-def test_evaluate_resumes_the_streams_and_reuses_the_flow(smoke: tuple[Path, str]) -> None:
+def test_evaluate_resumes_the_streams_and_reuses_the_flow(bench, smoke: tuple[Path, str]) -> None:
     tmp, _ = smoke
     first = json.loads((tmp / "out" / "results.json").read_text())
-    cmd = [sys.executable, str(SCRIPT), "--smoke", "--out", str(tmp / "out"), "--evaluate"]
-    cmd += ["--resume", "auto", "--cache-dir", str(tmp / "cache"), "--workers", "0"]
-    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "0 videos extracted now, 64 there already" in proc.stdout
+    stdout = run_script(bench, tmp, "--evaluate", "--resume", "auto")
+    assert "0 videos extracted now, 64 there already" in stdout
     again = json.loads((tmp / "out" / "eval-results.json").read_text())
     for s in ("rgb", "flow", "fusion"):
         assert again["streams"][s]["top1"] == first["streams"][s]["top1"], s
