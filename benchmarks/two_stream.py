@@ -427,7 +427,7 @@ def expectations(rows: dict[str, dict], pairs: list[dict]) -> dict[str, Any]:
     """The issue's expectations, checked: flow beats RGB on every direction pair; fusion >= the
     best single stream (top-1)."""
     out: dict[str, Any] = {}
-    if pairs:
+    if pairs and "rgb" in pairs[0] and "flow" in pairs[0]:
         out["flow_beats_rgb_on_pairs"] = {
             " / ".join(p["pair"]): (p["flow"]["top1"] or 0) > (p["rgb"]["top1"] or 0) for p in pairs
         }

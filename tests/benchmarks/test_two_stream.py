@@ -105,3 +105,15 @@ def test_evaluate_resumes_the_streams_and_reuses_the_flow(bench, smoke: tuple[Pa
     for s in ("rgb", "flow", "fusion"):
         assert again["streams"][s]["top1"] == first["streams"][s]["top1"], s
         assert again["streams"][s]["top5"] == first["streams"][s]["top5"], s
+
+
+def test_one_stream_reports_without_the_comparisons(bench) -> None:
+    """--stream flow has no rgb to beat and no fusion: the checks are left out, not failed."""
+    mod = bench("two_stream")
+    pairs = [{"pair": ["a up", "a down"], "flow": {"top1": 50.0}}]
+    assert mod.expectations({"flow": {"top1": 50.0}}, pairs) == {}
+    both = [{**pairs[0], "rgb": {"top1": 25.0}}]
+    rows = {"rgb": {"top1": 20.0}, "flow": {"top1": 30.0}, "fusion": {"top1": 31.0}}
+    got = mod.expectations(rows, both)
+    assert got["flow_beats_rgb_on_pairs"] == {"a up / a down": True}
+    assert got["fusion_top1_minus_best_stream"] == pytest.approx(1.0)
