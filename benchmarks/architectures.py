@@ -18,9 +18,12 @@ parameters, GMACs per clip and training time.
 
 Data: the synthetic SSv2-format set of ``benchmarks/ssv2.py`` (generated once into the cache
 folder, decoded once into a clip cache; its helpers are reused). Every model reads the same T
-frames of each video (TSN sampling); the 2D two-stream models split them into K = T / L segments
-of L frames (``--new-length``). Flow comes from the function named by ``--flow`` and is computed
-per clip on the fly from the decoded frames (x and y channels, ``[2, T, H, W]``).
+frames of each video (TSN sampling): the 2D models take each as one segment. The optical flow is
+extracted once per video into the cache folder by ``stgcn.data.flow`` (``--flow-method``, DIS by
+default for its speed, see ``benchmarks/two_stream.py``; cached and resumable) and read by the
+SSv2 reader beside the RGB (``modality=("rgb", "flow")``): ``Sample.flow`` ``[2L, T, H, W]``, the
+L = ``--new-length`` flow fields from each sampled frame on (1 by default: the flow I3D's two
+channels; every flow model of a run reads the same L, ``i3d_flow`` then 2L channels).
 
 Without ``--weights`` every 2D network starts from random weights (nothing is downloaded), so
 their BatchNorm layers train (frozen BN only makes sense over ImageNet statistics); with
@@ -43,14 +46,12 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
-from torch import Tensor, nn
-from torch.utils.data import Dataset
+from torch import nn
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
@@ -59,7 +60,8 @@ if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
 import ssv2  # noqa: E402  (benchmarks/ssv2.py: the synthetic set and the clip cache)
 from _machine import machine  # noqa: E402
 
-from stgcn.data.ssv2 import Sample, collate  # noqa: E402
+from stgcn.data.flow import METHODS  # noqa: E402
+from stgcn.data.ssv2 import collate  # noqa: E402
 from stgcn.engine import (  # noqa: E402
     DistInfo,
     EvalResult,
@@ -98,10 +100,12 @@ class Budget:
 # small. Measured at 64 px, batch 8, on a 2-core AMD EPYC under a load of 4 (one training step):
 # cnn_lstm 2.9 s, fused_two_stream 3.3 s, tsn_flow 1.5 s, tsn 1.1 s, c3d 0.5 s, i3d(_flow) 0.4 s,
 # i.e. ~125 min for 4 epochs of 1,500 clips; 48 px (x0.56) and 2 epochs make that ~35 min there,
-# about half of it on an idle machine.
+# about half of it on an idle machine. Those 2D two-stream figures were for 4 segments of 2 frames;
+# the 2D models now take each of the 8 frames as a segment (the reader's flow layout), which about
+# doubles tsn, tsn_flow and fused_two_stream: ~1.4x the total, an estimate to re-measure.
 CPU = Budget(
     frames=8,
-    new_length=2,
+    new_length=1,
     size=48,
     width_3d=16,
     depth=18,
@@ -120,69 +124,6 @@ SMOKE = replace(
     synthetic_videos=64,
     synthetic_size=(32, 48),
 )
-
-
-# ---------------------------------------------------------------------------------------------
-# flow
-
-
-def normal_flow(clip: Tensor, bound: float = 20.0) -> Tensor:
-    r"""Normal flow of a clip from brightness constancy, per pixel: :math:`-I_t \nabla I /
-    (|\nabla I|^2 + \epsilon)` on the grey level, between frame t and t+1 (the last frame
-    repeats the one before), clipped to ``bound`` pixels and divided by it.
-
-    ``clip`` ``[3, T, H, W]`` (normalised) -> ``[2, T, H, W]`` in [-1, 1] (x, y).
-    """
-    grey = clip.mean(dim=0)  # [T, H, W]
-    if grey.shape[0] < 2:
-        return torch.zeros(2, *grey.shape)
-    it = grey[1:] - grey[:-1]
-    ix = torch.gradient(grey[:-1], dim=2)[0]
-    iy = torch.gradient(grey[:-1], dim=1)[0]
-    norm = ix.square() + iy.square() + 1e-2
-    flow = torch.stack([-it * ix / norm, -it * iy / norm])  # [2, T-1, H, W]
-    flow = torch.cat([flow, flow[:, -1:]], dim=1)
-    return flow.clamp(-bound, bound) / bound
-
-
-FLOWS: dict[str, Callable[[Tensor], Tensor]] = {"normal": normal_flow}
-"""``--flow``: clip ``[3, T, H, W]`` -> flow ``[2, T, H, W]``."""
-
-
-class FlowSample(NamedTuple):
-    """A :class:`stgcn.data.ssv2.Sample` with its flow ``[2, T, H, W]`` (batched ``[B, 2, T, H,
-    W]``), what the engine feeds a flow model (``batch.flow``)."""
-
-    clip: Tensor
-    label: Any
-    graph: Any
-    video_id: Any
-    view: Any = 0
-    skipped: tuple = ()
-    flow: Tensor | None = None
-
-
-class WithFlow(Dataset):
-    """``dataset``'s samples with ``flow_fn(sample.clip)`` as their ``flow``."""
-
-    def __init__(self, dataset: Dataset, flow_fn: Callable[[Tensor], Tensor]) -> None:
-        self.dataset, self.flow_fn = dataset, flow_fn
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, i: int) -> Any:
-        s = self.dataset[i]
-        if not hasattr(s, "clip"):
-            return s  # a Skipped record
-        return FlowSample(*s, flow=self.flow_fn(s.clip))
-
-
-def collate_flow(items: Sequence[Any]) -> FlowSample:
-    """:func:`stgcn.data.ssv2.collate`, plus the stacked ``flow``."""
-    batch = collate([Sample(*s[:6]) if isinstance(s, FlowSample) else s for s in items])
-    flows = [s.flow for s in items if isinstance(s, FlowSample)]
-    return FlowSample(*batch, flow=torch.stack(flows) if flows else None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,17 +151,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, help="peak learning rate (default 0.02)")
     p.add_argument("--frames", type=int, help="frames per clip T (cpu 8, smoke 4)")
     p.add_argument(
-        "--new-length", type=int, help="L, frames per segment of the 2D two-stream models (2)"
+        "--new-length", type=int, help="L, flow fields stacked per sampled frame (default 1)"
     )
     p.add_argument("--size", type=int, help="crop size (cpu 48, smoke 32)")
     p.add_argument("--width-3d", type=int, help="stem width of C3D and the I3Ds (cpu 16)")
     p.add_argument("--synthetic-videos", type=int, help="size of the generated set (1875)")
     p.add_argument(
-        "--flow",
-        choices=tuple(FLOWS),
-        default="normal",
-        help="where flow comes from: normal = brightness-constancy normal flow of the decoded "
-        "clip, computed on the fly",
+        "--flow-method",
+        choices=METHODS,
+        default="dis",
+        help="optical flow method of the cached extraction (default dis)",
+    )
+    p.add_argument(
+        "--flow-workers", type=int, default=2, help="processes extracting the flow (default 2)"
     )
     p.add_argument(
         "--weights",
@@ -249,24 +192,17 @@ def resolve(args: argparse.Namespace) -> Budget:
     if args.synthetic_videos is not None:
         given["synthetic_videos"] = args.synthetic_videos
     budget = replace(budget, **given)
-    if budget.frames % budget.new_length or budget.frames % 2:
+    if budget.frames % 2 or budget.new_length < 1:
         raise SystemExit(
-            f"--frames {budget.frames} must be even (I3D's temporal stride) and a multiple of "
-            f"--new-length {budget.new_length}"
+            f"--frames {budget.frames} must be even (I3D's temporal stride) and --new-length "
+            f"{budget.new_length} >= 1"
         )
     return budget
 
 
-class Data(NamedTuple):
-    train: Dataset
-    val: Dataset
-    classes: list[str]
-    root: Path
-
-
-def build_data(args: argparse.Namespace, budget: Budget, dist: DistInfo) -> Data:
-    """The synthetic set through ``benchmarks/ssv2.py`` (generated and decoded once, cached),
-    with flow attached by ``--flow``."""
+def build_data(args: argparse.Namespace, budget: Budget, dist: DistInfo) -> ssv2.Data:
+    """The synthetic set through ``benchmarks/ssv2.py`` (generated, its flow extracted and both
+    decoded once, cached): samples with ``clip`` and ``flow``."""
     preset = ssv2.with_fields(
         ssv2.CPU,
         {
@@ -281,9 +217,8 @@ def build_data(args: argparse.Namespace, budget: Budget, dist: DistInfo) -> Data
     ns = argparse.Namespace(
         data_root=None, boxes=None, cache_dir=args.cache_dir, workers=args.workers
     )
-    data = ssv2.build_data(ns, preset, dist)
-    flow = FLOWS[args.flow]
-    return Data(WithFlow(data.train, flow), WithFlow(data.val, flow), data.classes, data.root)
+    flow = ssv2.FlowData(args.flow_method, budget.new_length, args.flow_workers)
+    return ssv2.build_data(ns, preset, dist, flow)
 
 
 def model_config(name: str, budget: Budget, weights: str | None) -> dict[str, Any]:
@@ -291,8 +226,8 @@ def model_config(name: str, budget: Budget, weights: str | None) -> dict[str, An
     cfg: dict[str, Any] = {"depth": budget.depth, "frames": budget.frames}
     if name in ("c3d", "i3d", "i3d_flow", "two_stream_i3d"):
         cfg["width"] = budget.width_3d
-    if name in ("tsn", "tsn_flow", "two_stream", "fused_two_stream"):
-        cfg["new_length"] = budget.new_length
+    if name in ("tsn_flow", "i3d_flow", "two_stream", "fused_two_stream", "two_stream_i3d"):
+        cfg["new_length"] = budget.new_length  # the flow stream's 2L input channels
     if name in ("cnn_lstm", "tsn", "tsn_flow", "two_stream", "fused_two_stream"):
         cfg["weights"] = weights
         cfg["partial_bn"] = weights is not None  # frozen BN only over ImageNet statistics
@@ -302,13 +237,13 @@ def model_config(name: str, budget: Budget, weights: str | None) -> dict[str, An
 
 
 def train_one(
-    name: str, args: argparse.Namespace, budget: Budget, data: Data, dist: DistInfo
+    name: str, args: argparse.Namespace, budget: Budget, data: ssv2.Data, dist: DistInfo
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Train one model (resuming its own checkpoint when there is one); returns it and a row."""
     seed_everything(args.seed)
     model = build_model(name, len(data.classes), **model_config(name, budget, args.weights))
     params = count_parameters(model)
-    gmacs = count_gmacs(model, *model_inputs(model, collate_flow([data.val[0]]), dist.device))
+    gmacs = count_gmacs(model, *model_inputs(model, collate([data.val[0]]), dist.device))
     print(f"== {name}: {params / 1e6:.2f} M parameters, {gmacs:.3g} GMACs/clip", flush=True)
     run_dir = args.out / "runs" / name
     ckpt = run_dir / "checkpoint.pt"
@@ -332,7 +267,6 @@ def train_one(
             clip_grad_norm=10.0,
         ),
         dist=dist,
-        collate_fn=collate_flow,
         resume=ckpt if ckpt.is_file() else None,
     )
     return model, _row(name, res.eval, params, gmacs, res.train_time)
@@ -351,20 +285,24 @@ def _row(name: str, ev: EvalResult, params: int, gmacs: float, train_time: float
 
 
 def combine(
-    arch: str, streams: dict[str, tuple[nn.Module, dict]], data: Data, budget: Budget, args: Any
+    arch: str,
+    streams: dict[str, tuple[nn.Module, dict]],
+    data: ssv2.Data,
+    budget: Budget,
+    args: Any,
 ) -> dict[str, Any]:
     """The registered late-fusion model with both trained streams loaded, evaluated."""
     rgb_name, flow_name = STREAMS[arch]
     model = build_model(arch, len(data.classes), **model_config(arch, budget, args.weights))
     model.rgb.load_state_dict(streams[rgb_name][0].state_dict())
     model.flow.load_state_dict(streams[flow_name][0].state_dict())
-    ev = evaluate(model, data.val, budget.batch_size, collate_fn=collate_flow)
-    gmacs = count_gmacs(model, *model_inputs(model, collate_flow([data.val[0]]), DistInfo().device))
+    ev = evaluate(model, data.val, budget.batch_size)
+    gmacs = count_gmacs(model, *model_inputs(model, collate([data.val[0]]), DistInfo().device))
     train_time = sum(streams[n][1]["train_time_s"] for n in STREAMS[arch])
     return _row(arch, ev, count_parameters(model), gmacs, train_time)
 
 
-def run(args: argparse.Namespace, budget: Budget, data: Data, dist: DistInfo) -> list[dict]:
+def run(args: argparse.Namespace, budget: Budget, data: ssv2.Data, dist: DistInfo) -> list[dict]:
     """Every asked architecture: its row, with ``rgb_top1`` / ``flow_top1`` for two streams."""
     rows = []
     for arch in args.arch or ARCHITECTURES:
@@ -433,8 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     header = (
         f"synthetic SSv2-format set at {data.root}: {len(data.train)} train clips, "
         f"{len(data.val)} validation clips, {len(data.classes)} classes; {budget.frames} frames "
-        f"(TSN sampling; 2D two-stream: {budget.frames // budget.new_length} segments of "
-        f"{budget.new_length}) at {budget.size} px, flow: {args.flow}, 2D weights: "
+        f"(TSN sampling; each a segment of the 2D models) at {budget.size} px, flow: "
+        f"{args.flow_method}, L = {budget.new_length} fields per frame, 2D weights: "
         f"{args.weights or 'random'}, {budget.epochs} epochs, batch {budget.batch_size}, "
         f"lr {budget.lr}, seed {args.seed}\n"
         f"machine: {info['cpu']} ({info['cpu_count']} cores), torch {info['torch']}, "
@@ -455,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": sys.argv,
         "dataset": str(data.root),
         "budget": asdict(budget),
-        "flow": args.flow,
+        "flow_method": args.flow_method,
         "weights": args.weights,
         "machine": info,
         "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"),

@@ -476,6 +476,47 @@ def cached(dataset: Dataset, path: Path, workers: int, dist: DistInfo) -> Cached
     return CachedClips.load(path)
 
 
+@dataclass(frozen=True)
+class FlowData:
+    """Optical flow beside the RGB (``benchmarks/two_stream.py``, ``benchmarks/architectures.py``):
+    extracted once per video by :func:`stgcn.data.flow.extract` with ``method`` into a cache folder
+    (resumable), read by the SSv2 reader (``modality=("rgb", "flow")``, ``flow_length`` =
+    ``length``), and cached with the decoded clips."""
+
+    method: str = "dis"
+    length: int = 1
+    workers: int = 2
+
+
+def prepare_flow(root: Path, flow: FlowData, args: argparse.Namespace, dist: DistInfo) -> Path:
+    """The flow of every video of ``root`` (rank 0 extracts what is missing; a killed run
+    resumes); returns its folder. The folder is keyed by the set's signature and the method, so
+    a regenerated set gets its flow extracted again. ``--flow-dir`` (``args.flow_dir``) names it
+    instead (real data)."""
+    from stgcn.data.flow import extract
+    from stgcn.data.ssv2 import VIDEO_DIR
+
+    out = getattr(args, "flow_dir", None)
+    if out is None:
+        key = hashlib.sha256(_dataset_signature(root).encode()).hexdigest()[:12]
+        out = args.cache_dir / "flow" / f"{Path(root).name}-{flow.method}-{key}"
+    if dist.is_main:
+        tic = time.perf_counter()
+        report = extract(
+            [Path(root) / VIDEO_DIR], out, method=flow.method, workers=flow.workers, progress=False
+        )
+        skipped = sum(report["skipped"].values())
+        print(
+            f"optical flow ({flow.method}): {out} ({report['done']} videos extracted now, "
+            f"{report['existing']} there already"
+            + (f", {skipped} skipped" if skipped else "")
+            + f"; {time.perf_counter() - tic:.1f} s)",
+            flush=True,
+        )
+    barrier()
+    return Path(out)
+
+
 class Data(NamedTuple):
     train: Dataset
     val: Dataset
@@ -484,8 +525,11 @@ class Data(NamedTuple):
     root: Path
 
 
-def build_data(args: argparse.Namespace, preset: Preset, dist: DistInfo) -> Data:
-    """Train and validation datasets (cached clips for the synthetic default)."""
+def build_data(
+    args: argparse.Namespace, preset: Preset, dist: DistInfo, flow: FlowData | None = None
+) -> Data:
+    """Train and validation datasets (cached clips for the synthetic default); with ``flow``,
+    each sample also carries its optical flow ``[2L, T, H, W]`` (``Sample.flow``)."""
     from stgcn.data.ssv2 import SomethingSomethingV2
 
     if args.data_root is not None:
@@ -507,6 +551,9 @@ def build_data(args: argparse.Namespace, preset: Preset, dist: DistInfo) -> Data
         box_index=box_index,
         on_error="skip",
     )
+    if flow is not None:
+        flow_dir = prepare_flow(Path(root), flow, args, dist)
+        common.update(modality=("rgb", "flow"), flow_dir=flow_dir, flow_length=flow.length)
     if dist.is_main:  # build the box index once, before the other ranks open it
         SomethingSomethingV2(root, "validation", **common)
     barrier()
@@ -524,6 +571,8 @@ def build_data(args: argparse.Namespace, preset: Preset, dist: DistInfo) -> Data
             clips.views,
             CACHE_FORMAT,
         ]
+        if flow is not None:  # (an RGB-only key stays what it was)
+            what += [str(common["flow_dir"]), flow.length]
         key = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
         cache = args.cache_dir / "clips"
         train_eval = SomethingSomethingV2(root, "train", train=False, **common)

@@ -2,10 +2,14 @@
 
 Decoding webm is the slowest part of a small CPU run. :meth:`CachedClips.write` reads a dataset
 once (in evaluation mode: deterministic sampling and crop) and saves every clip as ``uint8``
-(denormalised) together with its region graph; :meth:`CachedClips.load` reads the file back with
-``torch.load(..., weights_only=True)``, so a cache on a shared disk cannot run code. The file holds
-tensors and plain data only: the clips ``[N, 3, T, H, W]`` uint8, the graphs as dicts of tensors,
-labels, ids, views, the normalisation and the class names.
+(denormalised) together with its region graph, and its optical flow when the dataset reads flow
+(``Sample.flow`` ``[2L, T, H, W]``, in units of the flow storage bound, quantised to uint8 on
+``[-1, 1]`` as :func:`stgcn.data.flow.quantize` stores flow files: half a step, 20/255 px, of
+error); :meth:`CachedClips.load` reads the file back with ``torch.load(..., weights_only=True)``, so
+a cache on a shared disk cannot run code. The file holds tensors and plain data only: the clips
+``[N, 3, T, H, W]`` uint8 (None for a flow-only dataset), the flows ``[N, 2L, T, H, W]`` uint8 (None
+without flow), the graphs as dicts of tensors, labels, ids, views, the normalisation and the class
+names.
 
 A training set read from the cache has no augmentation: with few epochs on the CPU that costs
 little, and decoding each video once is what makes the default benchmark fit its budget.
@@ -33,6 +37,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from stgcn.data.flow import dequantize, quantize
 from stgcn.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from stgcn.graphs.video_graph import VideoGraph
 from stgcn.io import load_safe, save_atomic
@@ -61,7 +66,8 @@ class CachedClips(Dataset):
     """Decoded clips with their region graphs, normalised on the fly.
 
     ``dataset[i]`` is a :class:`stgcn.data.ssv2.Sample` (``clip`` ``[3, T, H, W]`` float,
-    normalised with the stored mean and std; ``graph`` a :class:`~stgcn.graphs.VideoGraph`).
+    normalised with the stored mean and std, or None; ``flow`` ``[2L, T, H, W]`` float in units of
+    the storage bound, or None; ``graph`` a :class:`~stgcn.graphs.VideoGraph`).
     Attributes: ``classes``, ``skipped`` (items the source dataset skipped when the cache was
     written), ``video_ids``, ``labels``, ``views``.
     """
@@ -72,7 +78,8 @@ class CachedClips(Dataset):
                 f"decoded-clip cache of format {state.get('format')!r}, expected {FORMAT}: "
                 "delete the file and it is rebuilt"
             )
-        self.clips: Tensor = state["clips"]  # [N, 3, T, H, W] uint8
+        self.clips: Tensor | None = state["clips"]  # [N, 3, T, H, W] uint8
+        self.flows: Tensor | None = state.get("flows")  # [N, 2L, T, H, W] uint8 on [-1, 1]
         self.labels: list[int] = state["labels"]
         self.graphs = [VideoGraph.from_dict(g) for g in state["graphs"]]
         self.video_ids: list[str] = state["video_ids"]
@@ -88,8 +95,13 @@ class CachedClips(Dataset):
     def __getitem__(self, i: int):
         from stgcn.data.ssv2 import Sample
 
-        clip = (self.clips[i].float() / 255.0 - self.mean) / self.std
-        return Sample(clip, self.labels[i], self.graphs[i], self.video_ids[i], self.views[i])
+        clip = None
+        if self.clips is not None:
+            clip = (self.clips[i].float() / 255.0 - self.mean) / self.std
+        flow = dequantize(self.flows[i], 1.0) if self.flows is not None else None
+        return Sample(
+            clip, self.labels[i], self.graphs[i], self.video_ids[i], self.views[i], flow=flow
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> CachedClips:
@@ -111,23 +123,27 @@ class CachedClips(Dataset):
         loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=list)
         mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1, 1)
         std = torch.tensor(IMAGENET_STD).view(3, 1, 1, 1)
-        clips, labels, graphs, ids, views, skipped = [], [], [], [], [], 0
+        clips, flows, labels, graphs, ids, views, skipped = [], [], [], [], [], [], 0
         for items in loader:
             for s in items:
                 if not isinstance(s, Sample):
                     skipped += 1
                     continue
-                pixels = (s.clip * std + mean).mul(255.0).round().clamp(0, 255)
-                clips.append(pixels.to(torch.uint8))
+                if s.clip is not None:
+                    pixels = (s.clip * std + mean).mul(255.0).round().clamp(0, 255)
+                    clips.append(pixels.to(torch.uint8))
+                if s.flow is not None:
+                    flows.append(torch.from_numpy(quantize(s.flow, 1.0)))
                 labels.append(int(s.label))
                 graphs.append(s.graph.to_dict())
                 ids.append(s.video_id)
                 views.append(int(s.view))
-        if not clips:
+        if not labels:
             raise ValueError(f"{path}: nothing to cache: all {skipped} items were skipped")
         state = {
             "format": FORMAT,
-            "clips": torch.stack(clips),
+            "clips": torch.stack(clips) if clips else None,
+            "flows": torch.stack(flows) if flows else None,
             "labels": labels,
             "graphs": graphs,
             "video_ids": ids,
@@ -138,7 +154,8 @@ class CachedClips(Dataset):
             "skipped": skipped,
         }
         save_atomic(state, path)
-        return {"clips": len(labels), "skipped": skipped, "mib": state["clips"].numel() / 2**20}
+        size = sum(t.numel() for t in (state["clips"], state["flows"]) if t is not None)
+        return {"clips": len(labels), "skipped": skipped, "mib": size / 2**20}
 
 
 def _classes(dataset: Dataset) -> Sequence[str]:

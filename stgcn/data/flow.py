@@ -509,7 +509,7 @@ def _init_worker() -> None:
 
 
 def _results(jobs: list[tuple], workers: int) -> Iterator[dict[str, Any]]:
-    if workers <= 1:
+    if workers <= 1 or len(jobs) <= 1:  # no pool (its fork server takes seconds) for a rerun
         yield from map(_job, jobs)
         return
     # not fork: a child forked from a process whose OpenCV (or torch) thread pool has run can

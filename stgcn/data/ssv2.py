@@ -55,8 +55,12 @@ gets the last flow computed at or before it). With ``flow_length`` L > 1, frames
 are stacked (TSN's temporal stream). The flow is resized to the video's frames (its values scaled
 with it, so it is in pixels of the frames), then goes through the same transforms on the same
 random draw (:mod:`stgcn.data.transforms`: a crop cuts the same window, a flip negates x) and is
-divided by the storage bound (20 px -> 1). With flow alone, the video is still decoded: its
-frame count and times place the sampled frames and the boxes. A missing or unreadable flow file
+divided by the storage bound (20 px -> 1). The flow is always ``Sample.flow`` ``[2L, T, H, W]``
+(batched ``[B, 2L, T, H, W]``, channels ``x_t, y_t, x_{t+1}, y_{t+1}, ...``: what a TSN flow
+stream's ``conv1`` reads per segment, and with L = 1 a flow I3D's clip); ``Sample.clip`` is always
+the RGB, None with ``modality="flow"`` (:func:`stgcn.engine.model_inputs` feeds each model the
+field of its modality). With flow alone, the video is still decoded: its frame count and times
+place the sampled frames and the boxes. A missing or unreadable flow file
 is counted as ``flow_error`` (``on_error="skip"``) or raises
 :class:`stgcn.data.flow.FlowFileError`.
 
@@ -135,9 +139,8 @@ class Sample(NamedTuple):
     """One clip, or (after :func:`collate`) a batch of B clips.
 
     Attributes:
-        clip: ``[3, T, H, W]`` float, normalised (batched ``[B, 3, T, H, W]``); with
-            ``modality="flow"``, the flow ``[2L, T, H, W]`` (x, y of L stacked flows, divided by
-            the storage bound).
+        clip: ``[3, T, H, W]`` float, normalised (batched ``[B, 3, T, H, W]``); None with
+            ``modality="flow"`` (no RGB).
         label: class index, -1 for the test split (batched ``[B]`` long).
         graph: :class:`VideoGraph` skeleton (``x`` None): ``box`` ``[N, 4]`` in clip pixels,
             ``frame`` ``[N]`` in ``0..T-1``, ``category`` and ``track`` ``[N]``, ``video_id``,
@@ -145,11 +148,12 @@ class Sample(NamedTuple):
         video_id: the SSv2 id (batched: list of B).
         view: multi-view index ``clip_idx * num_crops + crop_idx`` (batched ``[B]`` long).
         skipped: after :func:`collate`, the :class:`Skipped` records dropped from this batch.
-        flow: with ``modality=("rgb", "flow")``, the flow ``[2L, T, H, W]`` of the clip's frames
-            (batched ``[B, 2L, T, H, W]``); otherwise None.
+        flow: with ``modality="flow"`` or ``("rgb", "flow")``, the flow ``[2L, T, H, W]`` of the
+            clip's frames: x, y of L stacked fields per frame (``x_t, y_t, x_{t+1}, ...``),
+            divided by the storage bound (batched ``[B, 2L, T, H, W]``); otherwise None.
     """
 
-    clip: Tensor
+    clip: Tensor | None
     label: int | Tensor
     graph: VideoGraph | Batch | None
     video_id: str | list[str]
@@ -162,7 +166,7 @@ def collate(items: Sequence[Sample | Skipped]) -> Sample:
     """Batch samples; :class:`Skipped` records are left out of the batch and kept in ``skipped``.
 
     Returns:
-        ``Sample(clip [B, 3, T, H, W], label [B] long, graph Batch, video_id list[str],
+        ``Sample(clip [B, 3, T, H, W] or None, label [B] long, graph Batch, video_id list[str],
         view [B] long, skipped, flow [B, 2L, T, H, W] or None)``; B may be 0 when every item was
         skipped (then ``graph`` is None).
     """
@@ -178,7 +182,7 @@ def collate(items: Sequence[Sample | Skipped]) -> Sample:
             skipped,
         )
     return Sample(
-        clip=torch.stack([s.clip for s in samples]),
+        clip=torch.stack([s.clip for s in samples]) if samples[0].clip is not None else None,
         label=torch.tensor([s.label for s in samples], dtype=torch.long),
         graph=Batch.from_data_list([s.graph for s in samples]),
         video_id=[s.video_id for s in samples],
@@ -249,9 +253,9 @@ class SomethingSomethingV2(VideoClipDataset):
         exclude: video ids to leave out (a file of ids, one a line, such as the ``exclude.txt``
             of ``python -m stgcn.data.verify``, or an iterable of ids); counted in
             :meth:`error_report` as ``excluded``.
-        modality: ``"rgb"`` (``clip`` is RGB), ``"flow"`` (``clip`` is the optical flow) or
-            ``("rgb", "flow")`` (``clip`` RGB and ``flow`` the flow of the same frames); see the
-            module docstring.
+        modality: ``"rgb"`` (``clip`` is RGB, ``flow`` None), ``"flow"`` (``flow`` is the optical
+            flow, ``clip`` None) or ``("rgb", "flow")`` (``clip`` RGB and ``flow`` the flow of the
+            same frames); see the module docstring.
         flow_dir: folder of the ``<id>.npz`` flow files (default ``root/flow``).
         flow_length: L, flows stacked per sampled frame (1 for a flow I3D; 5 or 10 for TSN).
     """
@@ -431,10 +435,9 @@ class SomethingSomethingV2(VideoClipDataset):
             video_id=video_id,
             num_frames=self.num_frames,
         )
-        if self.modality == ("flow",):
-            return Sample(to_flow_clip(x), x.label, graph, video_id, view)
+        rgb = to_clip(x) if "rgb" in self.modality else None
         flow_clip = to_flow_clip(x) if flow is not None else None
-        return Sample(to_clip(x), x.label, graph, video_id, view, flow=flow_clip)
+        return Sample(rgb, x.label, graph, video_id, view, flow=flow_clip)
 
     def _flow(self, video_id: str, idx: np.ndarray, hw: Sequence[int]) -> Tensor:
         """Flow ``[T, 2L, H, W]`` in pixels of the ``H x W`` frames, of the sampled frames."""

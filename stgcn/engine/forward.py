@@ -15,12 +15,14 @@ Which clip a model reads is its ``modality`` (:func:`modality`); the library's R
 declare it, and a model without it reads RGB:
 
 * ``"rgb"`` (default): ``batch.clip`` ``[B, 3, T, H, W]``;
-* ``"flow"`` (``tsn_flow``, ``i3d_flow``): ``batch.flow`` ``[B, 2, T, H, W]`` (x, y), in its
-  place: ``model(flow, graph)``;
+* ``"flow"`` (``tsn_flow``, ``i3d_flow``): ``batch.flow`` ``[B, 2L, T, H, W]`` (x, y of L
+  stacked fields per frame), in the clip's place: ``model(flow, graph)``;
 * ``("rgb", "flow")`` (``two_stream``): both, ``model(clip, flow)``; such a model cannot also
   take a graph.
 
-A flow model given a batch without ``flow`` (or with ``flow=None``) is an error that says so.
+One field per modality, whatever the dataset read: the RGB is always ``batch.clip`` and the flow
+always ``batch.flow`` (the SSv2 reader with ``modality="flow"`` leaves ``clip`` None). A model
+given a batch without the field it reads (absent or None) is an error that says so.
 """
 
 from __future__ import annotations
@@ -91,6 +93,16 @@ def _flow(model: nn.Module, batch: Any) -> Tensor:
     return flow
 
 
+def _rgb(model: nn.Module, batch: Any) -> Tensor:
+    clip = getattr(batch, "clip", None)
+    if clip is None:
+        raise ValueError(
+            f"{type(unwrap(model)).__name__} reads RGB but the batch has no clip (batch.clip "
+            "is None: a dataset read with modality 'flow'; use 'rgb' or ('rgb', 'flow'))"
+        )
+    return clip
+
+
 def model_inputs(model: nn.Module, batch: Any, device: torch.device) -> tuple[Tensor, Any]:
     """The arguments of ``model`` for ``batch``, on ``device``: ``(clip or flow, graph or None)``
     by :func:`modality` and :func:`takes_graph`, or ``(clip, flow)`` for a two-stream model."""
@@ -103,8 +115,8 @@ def model_inputs(model: nn.Module, batch: Any, device: torch.device) -> tuple[Te
                 "model(clip, flow) and cannot take a graph too"
             )
         flow = _flow(model, batch).to(device, non_blocking=True)
-        return batch.clip.to(device, non_blocking=True), flow
-    clip = batch.clip if kind == "rgb" else _flow(model, batch)
+        return _rgb(model, batch).to(device, non_blocking=True), flow
+    clip = _rgb(model, batch) if kind == "rgb" else _flow(model, batch)
     clip = clip.to(device, non_blocking=True)
     if not graph_too:
         return clip, None

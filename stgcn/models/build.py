@@ -15,7 +15,7 @@ boxes). The models keep their weights in ``channels_last_3d`` and convert the cl
 ``i3d_roi``    ablation: STRG's boxes and RoIAlign nodes, mean-pooled with no graph
 ``tsn``        TSN: a torchvision 2D ResNet over K segments, consensus = mean logits
 ``tsn_flow``   TSN temporal stream: stacks of L flow fields (2L channels) per segment
-``i3d_flow``   I3D ResNet on optical flow (``in_channels=2``)
+``i3d_flow``   I3D ResNet on optical flow (``in_channels=2``, or 2L for L stacked fields)
 ``two_stream`` an RGB and a flow stream (``streams``: "tsn" or "i3d"), late softmax fusion
 ``cnn_lstm``   ConvNet+LSTM: a 2D ResNet per frame, an LSTM, every step supervised
 ``c3d``        C3D: 8 3x3x3 convolutions, 5 pools, 2 FC of 4096 (BN: the I3D paper's)
@@ -27,9 +27,10 @@ The last four (with ``two_stream``) are the five architectures of Carreira & Zis
 Vadis, Action Recognition?*, CVPR 2017, Sec. 2; each module's docstring has its section.
 
 What each model reads is its ``modality`` (absent: "rgb"): "rgb" models take the batch's
-``clip`` ``[B, 3, T, H, W]``, "flow" models its ``flow`` ``[B, 2, T, H, W]``, and
-``two_stream`` (``("rgb", "flow")``) is called as ``model(clip, flow)``
-(:func:`stgcn.engine.model_inputs`).
+``clip`` ``[B, 3, T, H, W]``, "flow" models its ``flow`` ``[B, 2L, T, H, W]`` (L stacked flow
+fields per sampled frame: L = ``new_length`` for ``tsn_flow``, 1 for ``i3d_flow``), and the
+two-stream models (``("rgb", "flow")``) are called as ``model(clip, flow)``
+(:func:`stgcn.engine.model_inputs`). The SSv2 reader gives that layout with ``flow_length`` = L.
 """
 
 from __future__ import annotations
@@ -98,13 +99,15 @@ class ModelConfig:
     torchvision ResNet weights enum member ("IMAGENET1K_V1", "DEFAULT"; downloaded by
     torchvision when not cached, never by default): the 2D backbone of a TSN loads it, a 3D
     one inflates it as ``inflate_from`` would (a flow network's first conv by TSN's
-    cross-modality rule); ``new_length`` L, frames per TSN segment (flow: the stack length, 5 by
-    default; rgb: 1, or L to read a clip sampled for a flow stream of L-frame stacks, using each
-    segment's middle frame); ``partial_bn`` (True) freeze every TSN BatchNorm but the first;
-    ``streams`` of ``two_stream`` ("tsn" or "i3d"); ``fusion_weights`` RGB : flow (TSN's
-    1 : 1.5). TSN's dropout defaults to 0.8 (rgb) and 0.7 (flow). ``i3d_flow`` takes 2 input
-    channels whatever ``in_channels`` says. ``two_stream`` with "tsn" feeds both streams the
-    same T = K * L frame indices (the SSv2 reader's ``("rgb", "flow")`` modality).
+    cross-modality rule); ``new_length`` L, the flow stack length: flow fields per sampled frame
+    (the reader's ``flow_length``), 5 by default for ``tsn_flow`` and 1 for ``i3d_flow``; an RGB
+    TSN reads one frame per segment and ignores it in ``two_stream`` (``tsn`` alone refuses
+    L > 1); ``partial_bn`` (True) freeze every TSN BatchNorm but the first; ``streams`` of
+    ``two_stream`` ("tsn" or "i3d"); ``fusion_weights`` RGB : flow (TSN's 1 : 1.5). TSN's
+    dropout defaults to 0.8 (rgb) and 0.7 (flow). ``i3d_flow`` takes 2L input channels whatever
+    ``in_channels`` says. ``frames`` of a TSN is K, its number of segments: both streams of
+    ``two_stream`` read the same K sampled frames (the SSv2 reader's ``("rgb", "flow")``
+    modality), the flow stream L fields from each.
     ``fusion_weights`` None: the model's own, TSN's 1 : 1.5 for ``two_stream`` and equal for
     ``two_stream_i3d`` (the I3D paper averages the two).
 
@@ -228,11 +231,13 @@ def _tsn(modality: str) -> Callable[[int, ModelConfig], nn.Module]:
         if cfg.inflate_from is not None:
             raise ValueError("build_model: a TSN takes 2D weights with weights=, not inflate_from")
         length = cfg.new_length or (5 if modality == "flow" else 1)
-        if cfg.frames is not None and (cfg.frames < 1 or cfg.frames % length):
+        if modality == "rgb" and length != 1:
             raise ValueError(
-                f"build_model: frames={cfg.frames} must be a positive multiple of "
-                f"new_length={length} (K segments of L frames)"
+                f"build_model: an RGB TSN reads one frame per segment; new_length={length} is "
+                "the flow stack length of tsn_flow"
             )
+        if cfg.frames is not None and cfg.frames < 1:
+            raise ValueError(f"build_model: frames={cfg.frames} must be >= 1 (K segments)")
         builder = tsn_r18 if cfg.depth_name == "r18" else tsn_r50
         return builder(
             num_classes,
@@ -248,16 +253,16 @@ def _tsn(modality: str) -> Callable[[int, ModelConfig], nn.Module]:
 
 
 def _i3d_flow(num_classes: int, cfg: ModelConfig) -> nn.Module:
-    model = _backbone("i3d", replace(cfg, in_channels=2), num_classes, _dropout(cfg))
+    channels = 2 * (cfg.new_length or 1)
+    model = _backbone("i3d", replace(cfg, in_channels=channels), num_classes, _dropout(cfg))
     model.modality = "flow"  # the engine feeds it the batch's flow, not its clip
     return model
 
 
 def _two_stream(num_classes: int, cfg: ModelConfig) -> nn.Module:
     if cfg.streams == "tsn":
-        length = cfg.new_length or 5
-        cfg = replace(cfg, new_length=length)
-        rgb, flow = _tsn("rgb")(num_classes, cfg), _tsn("flow")(num_classes, cfg)
+        rgb = _tsn("rgb")(num_classes, replace(cfg, new_length=1))
+        flow = _tsn("flow")(num_classes, cfg)
     elif cfg.streams == "i3d":
         rgb, flow = _pooled("i3d")(num_classes, cfg), _i3d_flow(num_classes, cfg)
     else:
@@ -300,8 +305,8 @@ def _c3d(num_classes: int, cfg: ModelConfig) -> nn.Module:
 
 
 def _fused_two_stream(num_classes: int, cfg: ModelConfig) -> nn.Module:
-    cfg = replace(cfg, new_length=cfg.new_length or 5)
-    rgb, flow = _tsn("rgb")(num_classes, cfg), _tsn("flow")(num_classes, cfg)
+    rgb = _tsn("rgb")(num_classes, replace(cfg, new_length=1))
+    flow = _tsn("flow")(num_classes, cfg)
     return FusedTwoStream(
         rgb, flow, num_classes, fusion_channels=cfg.fusion_channels, dropout=_dropout(cfg)
     )

@@ -22,11 +22,11 @@ convolution to train it from scratch.
 
 The streams are two :class:`~stgcn.models.TSN` (their classifiers removed), so the clip layout,
 the flow stacking and the cross-modality initialisation of the flow ``conv1`` are TSN's:
-RGB ``[B, 3, K * L, H, W]`` (segment k's middle frame) and flow ``[B, 2, K * L, H, W]``
-(segment k's L flow fields as 2L channels), the same frame indices for both, as the SSv2
-reader gives them for the ``("rgb", "flow")`` modality.
+RGB ``[B, 3, K, H, W]`` (segment k's frame) and flow ``[B, 2L, K, H, W]`` (the L flow fields
+from segment k's frame on, as 2L channels), the same frame indices for both, as the SSv2 reader
+gives them for the ``("rgb", "flow")`` modality with ``flow_length`` L.
 
-Shapes: ``(clip [B, 3, K*L, H, W], flow [B, 2, K*L, H, W])`` -> logits ``[B, num_classes]``.
+Shapes: ``(clip [B, 3, K, H, W], flow [B, 2L, K, H, W])`` -> logits ``[B, num_classes]``.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class FusedTwoStream(nn.Module):
 
     Args:
         rgb: a :class:`TSN` of modality "rgb" (its ``fc`` is removed).
-        flow: a :class:`TSN` of modality "flow" with the same ``new_length`` L.
+        flow: a :class:`TSN` of modality "flow" (stacks of ``new_length`` L flow fields).
         num_classes: outputs of the classifier.
         fusion_channels: output channels of the 3x3x3 fusion convolution (512 in the paper).
         dropout: before the classifier.
@@ -79,11 +79,6 @@ class FusedTwoStream(nn.Module):
             raise ValueError(
                 f"FusedTwoStream: needs an rgb and a flow TSN, got {rgb.modality!r} and "
                 f"{flow.modality!r}"
-            )
-        if rgb.new_length != flow.new_length:
-            raise ValueError(
-                f"FusedTwoStream: both streams must read segments of the same length, got "
-                f"new_length {rgb.new_length} (rgb) and {flow.new_length} (flow)"
             )
         for stream in (rgb, flow):  # the streams end at their conv maps
             stream.fc, stream.dropout = nn.Identity(), nn.Identity()
@@ -119,7 +114,7 @@ class FusedTwoStream(nn.Module):
         return torch.cat([rgb, mot], dim=1)
 
     def forward(self, clip: Tensor, flow: Tensor | None = None) -> Tensor:
-        """``(clip [B, 3, K*L, H, W], flow [B, 2, K*L, H, W])`` -> logits ``[B, num_classes]``."""
+        """``(clip [B, 3, K, H, W], flow [B, 2L, K, H, W])`` -> logits ``[B, num_classes]``."""
         if flow is None:
             raise ValueError("FusedTwoStream: no flow clip (call model(rgb_clip, flow_clip))")
         y = self.fusion(self.fused_maps(clip, flow))

@@ -10,16 +10,16 @@ segment k: one RGB frame, or a stack of L optical-flow fields (the temporal stre
 Zisserman, *Two-Stream Convolutional Networks*, NIPS 2014). The consensus is the average of the
 per-segment **logits**, as in TSN's released code (``SegmentConsensus('avg')`` before the loss).
 
-Clip layout (as every stgcn clip, and what :mod:`stgcn.data.sampling` gives with
-``tsn_indices(n, K, new_length=L)``: K segments, each L consecutive frame indices):
+Clip layout: the one :class:`stgcn.data.ssv2.SomethingSomethingV2` gives (``Sample.clip`` and
+``Sample.flow``), one time step per sampled frame, K = T frames = K segments (TSN sampling,
+``sampling="tsn"``, takes one frame per segment):
 
-- RGB ``[B, 3, T, H, W]``, T = K * L. With L = ``new_length`` = 1 (the default) every frame is a
-  segment. With L > 1 (an RGB stream fed the same frame indices as a flow stream of L-frame
-  stacks) segment k is frames ``k*L .. k*L+L-1`` and the RGB snippet is its middle frame,
-  ``k*L + L//2``.
-- flow ``[B, 2, T, H, W]`` (channel 0 = x, 1 = y), T = K * L. Segment k is frames
-  ``k*L .. k*L+L-1`` and becomes one 2L-channel image ordered ``(x_1, y_1, x_2, y_2, ..., x_L,
-  y_L)``, TSN's stacking order (its loader appends the x and y image of each frame in turn).
+- RGB ``[B, 3, K, H, W]``: frame k is segment k's snippet.
+- flow ``[B, 2L, K, H, W]``: time step k holds the L consecutive flow fields that start at segment
+  k's sampled frame, as channels ``(x_1, y_1, x_2, y_2, ..., x_L, y_L)`` (the reader's
+  ``flow_length`` = L), TSN's stacking order (its loader appends the x and y image of each frame
+  in turn). That is exactly the 2L-channel image ``conv1`` reads, so segment k is ``flow[:, :,
+  k]``; with L = 1 it is also the flow I3D's input ``[B, 2, T, H, W]``.
 
 Cross-modality initialisation (TSN Sec. 3.2): the flow network's ``conv1`` [64, 2L, 7, 7] is the
 RGB ``conv1`` averaged over its 3 colour channels and replicated 2L times
@@ -59,14 +59,14 @@ class TSN(nn.Module):
         num_classes: outputs of the new classifier.
         modality: ``"rgb"`` (3-channel frames) or ``"flow"`` (2L-channel flow stacks; ``conv1``
             is rebuilt with the cross-modality initialisation).
-        new_length: L, frames per segment: the flow stack length (5 or 10 in TSN), or, for RGB,
-            how many frames of the clip make one segment (the middle one is used).
+        new_length: L, the flow stack length (5 or 10 in TSN): ``conv1`` reads 2L channels. An
+            RGB TSN reads one frame per segment (L = 1).
         dropout: before the classifier (TSN: 0.8 RGB, 0.7 flow).
         partial_bn: freeze every BatchNorm but the first (see the module docstring).
         channels_last: weights and inputs in ``torch.channels_last``.
 
-    Shapes: clip ``[B, 3 or 2, K * L, H, W]`` -> :meth:`segment_logits` ``[B, K, num_classes]``
-    -> :meth:`forward` ``[B, num_classes]`` (their mean over K).
+    Shapes: clip ``[B, 3, K, H, W]`` (RGB) or ``[B, 2L, K, H, W]`` (flow) -> :meth:`segment_logits`
+    ``[B, K, num_classes]`` -> :meth:`forward` ``[B, num_classes]`` (their mean over K).
     """
 
     takes_graph = False
@@ -86,11 +86,14 @@ class TSN(nn.Module):
         super().__init__()
         if modality not in ("rgb", "flow"):
             raise ValueError(f"TSN: modality must be 'rgb' or 'flow', got {modality!r}")
-        if new_length < 1:
-            raise ValueError(f"TSN: new_length must be >= 1, got {new_length}")
+        if new_length < 1 or (modality == "rgb" and new_length != 1):
+            raise ValueError(
+                f"TSN({modality}): new_length must be >= 1, and 1 for RGB (one frame per "
+                f"segment; new_length is the flow stack length), got {new_length}"
+            )
         self.modality: Modality = modality
         self.new_length = new_length
-        self.in_channels = 3 if modality == "rgb" else 2
+        self.in_channels = 3 if modality == "rgb" else 2 * new_length
         if modality == "flow":
             old = backbone.conv1
             conv = nn.Conv2d(
@@ -137,28 +140,19 @@ class TSN(nn.Module):
         return self
 
     def snippets(self, clip: Tensor) -> Tensor:
-        """Clip ``[B, C, K * L, H, W]`` -> per-segment images ``[B * K, C', H, W]``: C' = 3 (RGB,
-        the middle frame of each segment) or 2L (flow, ordered x_1, y_1, ..., x_L, y_L)."""
-        if clip.dim() != 5 or clip.shape[1] != self.in_channels:
+        """Clip ``[B, C, K, H, W]`` -> per-segment images ``[B * K, C, H, W]``: C = 3 (RGB) or 2L
+        (flow, ordered x_1, y_1, ..., x_L, y_L, as the reader stacks them)."""
+        if clip.dim() != 5 or clip.shape[1] != self.in_channels or clip.shape[2] == 0:
+            what = "3" if self.modality == "rgb" else f"2L = {self.in_channels}"
             raise ValueError(
-                f"TSN({self.modality}): expected a clip [B, {self.in_channels}, T, H, W], "
-                f"got {tuple(clip.shape)}"
+                f"TSN({self.modality}, new_length={self.new_length}): expected a clip "
+                f"[B, {what}, K, H, W] with K >= 1 segments, got {tuple(clip.shape)}"
             )
-        b, c, t, h, w = clip.shape
-        L = self.new_length
-        if t == 0 or t % L:
-            raise ValueError(
-                f"TSN({self.modality}): a clip of {t} frames is not K segments of "
-                f"new_length={L} frames"
-            )
-        k = t // L
-        if self.modality == "rgb":
-            return clip[:, :, L // 2 :: L].transpose(1, 2).reshape(b * k, c, h, w)
-        # [B, 2, K, L, H, W] -> [B, K, L, 2, H, W]: channels x_1, y_1, x_2, y_2, ...
-        return clip.view(b, c, k, L, h, w).permute(0, 2, 3, 1, 4, 5).reshape(b * k, L * c, h, w)
+        b, c, k, h, w = clip.shape
+        return clip.transpose(1, 2).reshape(b * k, c, h, w)
 
     def segment_logits(self, clip: Tensor) -> Tensor:
-        """Clip ``[B, C, K * L, H, W]`` -> per-segment logits ``[B, K, num_classes]``."""
+        """Clip ``[B, C, K, H, W]`` -> per-segment logits ``[B, K, num_classes]``."""
         x = self.snippets(clip)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -166,7 +160,7 @@ class TSN(nn.Module):
         return logits.view(clip.shape[0], -1, self.num_classes)
 
     def forward(self, clip: Tensor, graph: object | None = None) -> Tensor:
-        """Clip ``[B, C, K * L, H, W]`` -> segmental consensus ``[B, num_classes]``: the mean of
+        """Clip ``[B, C, K, H, W]`` -> segmental consensus ``[B, num_classes]``: the mean of
         the K per-segment logits. ``graph`` is accepted for the common interface and ignored."""
         return self.segment_logits(clip).mean(dim=1)
 

@@ -79,7 +79,8 @@ class TwoStream(nn.Module):
 
     Args:
         rgb: the appearance stream, ``rgb(clip [B, 3, T, H, W]) -> [B, C]`` (a TSN or an I3D).
-        flow: the motion stream, ``flow(flow [B, 2, T', H, W]) -> [B, C]``.
+        flow: the motion stream, ``flow(flow [B, 2L, T, H, W]) -> [B, C]`` (a ``tsn_flow`` or an
+            ``i3d_flow``; the layout of the SSv2 reader's ``Sample.flow``).
         weights: RGB and flow weights of the fusion (TSN: 1 and 1.5).
 
     :meth:`forward` returns the **log** of the fused probabilities, so the engine's cross-entropy
@@ -122,7 +123,7 @@ class TwoStream(nn.Module):
         return self.rgb(rgb), self.flow(flow)
 
     def forward(self, rgb: Tensor | Mapping[str, Tensor], flow: Tensor | None = None) -> Tensor:
-        """``(rgb [B, 3, T, H, W], flow [B, 2, T', H, W])``, or a dict with those keys ->
+        """``(rgb [B, 3, T, H, W], flow [B, 2L, T, H, W])``, or a dict with those keys ->
         log fused probabilities ``[B, C]``."""
         scores = self.stream_logits(rgb, flow)
         w = torch.tensor(self.weights)

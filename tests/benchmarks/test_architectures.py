@@ -1,4 +1,4 @@
-"""benchmarks/architectures.py: the flow stand-in, the flow batches, the CI smoke run."""
+"""benchmarks/architectures.py: the CI smoke run on the extracted flow, and its resume."""
 
 from __future__ import annotations
 
@@ -10,40 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
-
-from stgcn.data.clip_dataset import Skipped
-from stgcn.data.ssv2 import Sample
-from stgcn.graphs.video_graph import VideoGraph
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "architectures.py"
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore", "CI": "1"}
-
-
-def test_normal_flow_of_a_ramp_moving_right(bench) -> None:
-    """I(x, t) = x - t: I_t = -1, I_x = 1, I_y = 0, so u = -I_t I_x / (I_x^2 + eps) =
-    1 / (1 + 0.01) px and v = 0, divided by the bound."""
-    mod = bench("architectures")
-    x = torch.arange(16.0).view(1, 1, 16)
-    clip = torch.stack([(x - t).expand(3, 8, 16) for t in range(4)], dim=1)  # [3, T, H, W]
-    flow = mod.normal_flow(clip, bound=20.0)
-    assert flow.shape == (2, 4, 8, 16)
-    torch.testing.assert_close(flow[0], torch.full((4, 8, 16), 1 / 1.01 / 20))
-    torch.testing.assert_close(flow[1], torch.zeros(4, 8, 16))
-    assert mod.normal_flow(clip[:, :1]).abs().sum() == 0  # one frame: no motion
-
-
-def test_flow_batches_keep_skipped_items_out(bench) -> None:
-    mod = bench("architectures")
-    g = VideoGraph(box=torch.zeros(0, 4), frame=torch.zeros(0, dtype=torch.long), num_frames=2)
-    items = [Sample(torch.zeros(3, 2, 4, 4), 1, g, "a"), Skipped(1, "b", "decode_error", "bad")]
-    ds = mod.WithFlow(items, lambda clip: clip[:2] + 1)
-    assert isinstance(ds[0], mod.FlowSample) and ds[1] is items[1]
-    batch = mod.collate_flow([ds[0], ds[1]])
-    assert batch.flow.shape == (1, 2, 2, 4, 4) and batch.flow.min() == 1
-    assert batch.clip.shape == (1, 3, 2, 4, 4)
-    assert batch.video_id == ["a"] and len(batch.skipped) == 1
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +53,9 @@ def test_smoke_run_has_the_five_architectures(smoke: tuple[Path, str]) -> None:
     for text in (stdout, md):
         assert "| two_stream_i3d |" in text and "RGB+flow top-1" in text and "machine:" in text
     assert res["machine"]["threads"] >= 1 and res["budget"]["frames"] == 4
+    assert res["flow_method"] == "dis"  # the cached extraction, read by the SSv2 reader
+    flows = list((tmp / "cache" / "flow").glob("ssv2-synthetic-n64-*-dis-*/*.npz"))
+    assert len(flows) == 64
 
 
 def test_a_second_run_resumes_the_finished_checkpoint(smoke: tuple[Path, str]) -> None:

@@ -125,19 +125,21 @@ def test_flip_and_crop_move_flow_with_frames(root: Path):
 def test_flow_alone_and_stacked(root: Path):
     both = dataset(root)[1]
     alone = dataset(root, modality="flow")[1]
-    assert alone.flow is None and alone.clip.shape == (2, T, SIZE, SIZE)
-    torch.testing.assert_close(alone.clip, both.flow)
+    assert alone.clip is None and alone.flow.shape == (2, T, SIZE, SIZE)  # flow: always .flow
+    torch.testing.assert_close(alone.flow, both.flow)
     stacked = dataset(root, modality="flow", flow_length=3)[1]
-    assert stacked.clip.shape == (6, T, SIZE, SIZE)
-    torch.testing.assert_close(stacked.clip[:2], both.flow)
+    assert stacked.flow.shape == (6, T, SIZE, SIZE)
+    torch.testing.assert_close(stacked.flow[:2], both.flow)
     # channels 2l, 2l+1 are the flow of frame t + l
     step = X_PER_FRAME * (SIZE / HEIGHT) / BOUND
     for ch in (2, 4):
-        diff = stacked.clip[ch].mean((1, 2)) - stacked.clip[0].mean((1, 2))
+        diff = stacked.flow[ch].mean((1, 2)) - stacked.flow[0].mean((1, 2))
         torch.testing.assert_close(diff, torch.full((T,), ch // 2 * step), atol=0.01, rtol=0)
     batch = collate([dataset(root)[i] for i in range(2)])
     assert batch.flow.shape == (2, 2, T, SIZE, SIZE)
-    assert collate([dataset(root, modality="flow")[0]]).flow is None
+    only = collate([dataset(root, modality="flow", flow_length=3)[i] for i in range(2)])
+    assert only.clip is None and only.flow.shape == (2, 6, T, SIZE, SIZE)
+    assert collate([dataset(root, modality="rgb")[0]]).flow is None
 
 
 def test_missing_flow_file(root: Path, tmp_path: Path):

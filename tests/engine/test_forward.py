@@ -58,12 +58,13 @@ class _TwoClips(NamedTuple):
 
 
 def test_models_get_the_clip_of_their_modality() -> None:
-    """rgb models read batch.clip, flow models batch.flow, a two-stream model both."""
-    batch = _TwoClips(torch.randn(2, 3, 10, 32, 32), torch.randn(2, 2, 10, 32, 32))
+    """rgb models read batch.clip, flow models batch.flow ([B, 2L, T, H, W]), a two-stream
+    model both."""
+    batch = _TwoClips(torch.randn(2, 3, 2, 32, 32), torch.randn(2, 10, 2, 32, 32))
     cpu = torch.device("cpu")
-    tsn = build_model("tsn", 5, depth=18, new_length=5)
+    tsn = build_model("tsn", 5, depth=18)
     flow = build_model("tsn_flow", 5, depth=18)
-    i3d_flow = build_model("i3d_flow", 5, depth=18, width=4)
+    i3d_flow = build_model("i3d_flow", 5, depth=18, width=4, new_length=5)
     two = build_model("two_stream", 5, depth=18)
     assert [modality(m) for m in (tsn, flow, i3d_flow, two)] == [
         "rgb",
@@ -82,6 +83,10 @@ def test_models_get_the_clip_of_their_modality() -> None:
     for m in (flow, two):
         with pytest.raises(ValueError, match="reads optical flow but the batch has none"):
             model_inputs(m, batch._replace(flow=None), cpu)
+    for m in (tsn, two):  # a flow-only batch (the reader's modality="flow") has no RGB
+        with pytest.raises(ValueError, match="reads RGB but the batch has no clip"):
+            model_inputs(m, batch._replace(clip=None), cpu)
+    assert model_inputs(flow, batch._replace(clip=None), cpu)[0] is batch.flow
     bad = _GraphFree()
     bad.modality = "depth"
     with pytest.raises(TypeError, match="modality is 'depth'"):

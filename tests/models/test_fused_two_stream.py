@@ -26,16 +26,15 @@ def test_conv_map_is_the_resnet_before_its_pooling() -> None:
 
 
 def test_fused_maps_stack_both_streams_per_time_point() -> None:
-    """Channels [0, C) at time k are the rgb net on segment k's middle frame; [C, 2C) the flow
-    net on segment k's stack x_1, y_1, ..., x_L, y_L."""
+    """Channels [0, C) at time k are the rgb net on segment k's frame; [C, 2C) the flow net on
+    segment k's stack x_1, y_1, ..., x_L, y_L (the reader's [B, 2L, K, H, W])."""
     model = _model().eval()
-    clip, flow = torch.randn(2, 3, K * L, S, S), torch.randn(2, 2, K * L, S, S)
+    clip, flow = torch.randn(2, 3, K, S, S), torch.randn(2, 2 * L, K, S, S)
     maps = model.fused_maps(clip, flow)
     assert maps.shape == (2, 1024, K, 2, 2)
     for k in range(K):
-        rgb = resnet_conv_map(model.rgb.backbone, clip[:, :, k * L + L // 2])
-        stack = torch.cat([flow[:, :, k * L + j] for j in range(L)], dim=1)
-        mot = resnet_conv_map(model.flow.backbone, stack)
+        rgb = resnet_conv_map(model.rgb.backbone, clip[:, :, k])
+        mot = resnet_conv_map(model.flow.backbone, flow[:, :, k])
         torch.testing.assert_close(maps[:, :512, k], rgb)
         torch.testing.assert_close(maps[:, 512:, k], mot)
     y = model.fusion(maps)
@@ -46,7 +45,7 @@ def test_fused_maps_stack_both_streams_per_time_point() -> None:
 def test_shapes_gradients_and_complexity() -> None:
     model = _model()
     assert model.modality == ("rgb", "flow") and not model.takes_graph
-    clip, flow = torch.randn(2, 3, K * L, S, S), torch.randn(2, 2, K * L, S, S)
+    clip, flow = torch.randn(2, 3, K, S, S), torch.randn(2, 2 * L, K, S, S)
     out = model.train()(clip, flow)
     assert out.shape == (2, 7)
     out.logsumexp(1).sum().backward()

@@ -40,37 +40,25 @@ def test_consensus_is_the_mean_of_per_segment_logits() -> None:
     torch.testing.assert_close(model(clip), per_segment.mean(dim=1))
 
 
-def test_flow_segments_stack_x_y_per_frame() -> None:
-    """Flow [B, 2, K*L, H, W]: segment k is frames k*L..k*L+L-1 as channels x_1, y_1, ..., x_L,
-    y_L, TSN's order; the forward is the 2D net on those stacks."""
+def test_flow_segments_are_the_readers_2L_channel_stacks() -> None:
+    """Flow [B, 2L, K, H, W] (the SSv2 reader's Sample.flow: channels x_1, y_1, ..., x_L, y_L of
+    each sampled frame): segment k is the 2L-channel image flow[:, :, k]; the forward is the 2D
+    net on those images, averaged."""
     K, L = 3, 5
     model = _tsn("flow", L).eval()
-    flow = torch.randn(2, 2, K * L, H, W)
+    flow = torch.randn(2, 2 * L, K, H, W)
     snippets = model.snippets(flow)
     assert snippets.shape == (2 * K, 2 * L, H, W)
     for b in range(2):
         for k in range(K):
-            for j in range(L):
-                for c in range(2):
-                    assert torch.equal(snippets[b * K + k, 2 * j + c], flow[b, c, k * L + j])
-    stacks = [
-        torch.cat([flow[:, :, k * L + j] for j in range(L)], dim=1) for k in range(K)
-    ]  # [B, 2L, H, W] each, (x, y) of frame 1, then of frame 2, ...
-    expect = torch.stack([model.fc(model.backbone(s)) for s in stacks], dim=1).mean(1)
-    torch.testing.assert_close(model(flow), expect)
+            assert torch.equal(snippets[b * K + k], flow[b, :, k])
+    expect = torch.stack([model.fc(model.backbone(flow[:, :, k])) for k in range(K)], dim=1)
+    torch.testing.assert_close(model(flow), expect.mean(1))
 
 
-def test_rgb_reads_the_middle_frame_of_each_segment() -> None:
-    """An RGB TSN with new_length=L reads a clip sampled for L-frame flow stacks: frame
-    k*L + L//2 of segment k."""
-    K, L = 3, 4
-    model = _tsn("rgb", L).eval()
-    clip = torch.randn(1, 3, K * L, H, W)
-    single = clip[:, :, [k * L + L // 2 for k in range(K)]]
-    model.new_length = 1
-    expect = model(single)
-    model.new_length = L
-    torch.testing.assert_close(model(clip), expect)
+def test_rgb_tsn_reads_one_frame_per_segment() -> None:
+    with pytest.raises(ValueError, match="1 for RGB"):
+        _tsn("rgb", 4)
 
 
 @pytest.mark.parametrize("length", [5, 10])
@@ -113,10 +101,12 @@ def test_partial_bn_freezes_every_norm_but_the_first() -> None:
 
 def test_bad_clips_are_refused_with_the_layout() -> None:
     flow = _tsn("flow", 5)
-    with pytest.raises(ValueError, match=r"\[B, 2, T, H, W\]"):
-        flow(torch.randn(1, 3, 10, H, W))
-    with pytest.raises(ValueError, match="7 frames is not K segments of new_length=5"):
-        flow(torch.randn(1, 2, 7, H, W))
+    with pytest.raises(ValueError, match=r"\[B, 2L = 10, K, H, W\]"):
+        flow(torch.randn(1, 2, 10, H, W))  # the old [B, 2, K * L, H, W] layout
+    with pytest.raises(ValueError, match="K >= 1"):
+        flow(torch.randn(1, 10, 0, H, W))
+    with pytest.raises(ValueError, match=r"\[B, 3, K, H, W\]"):
+        _tsn()(torch.randn(1, 10, 2, H, W))
     with pytest.raises(ValueError, match="modality"):
         _tsn("depth")
 

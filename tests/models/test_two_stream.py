@@ -73,13 +73,15 @@ def test_two_stream_returns_the_log_of_the_fused_probabilities() -> None:
 def test_the_stream_models_are_built_by_name() -> None:
     assert {"tsn", "tsn_flow", "i3d_flow", "two_stream"} <= set(MODELS)
     torch.manual_seed(0)
-    rgb, flow = torch.randn(2, 3, 10, 32, 32), torch.randn(2, 2, 10, 32, 32)
+    # the reader's layout: K = 2 sampled frames, L = 5 flow fields each (2L = 10 channels)
+    rgb, flow = torch.randn(2, 3, 2, 32, 32), torch.randn(2, 10, 2, 32, 32)
+    flow1 = flow[:, :2]  # L = 1: the flow I3D's [B, 2, T, H, W]
     cases = {
-        "tsn": (dict(depth=18), (rgb[:, :, :2],), "rgb"),
-        "tsn_flow": (dict(depth=18, new_length=5, frames=10), (flow,), "flow"),
-        "i3d_flow": (dict(depth=18, width=4, frames=10), (flow,), "flow"),
+        "tsn": (dict(depth=18), (rgb,), "rgb"),
+        "tsn_flow": (dict(depth=18, new_length=5, frames=2), (flow,), "flow"),
+        "i3d_flow": (dict(depth=18, width=4, frames=2), (flow1,), "flow"),
         "two_stream": (dict(depth=18, new_length=5), (rgb, flow), ("rgb", "flow")),
-        "two_stream_i3d": (dict(depth=18, width=4, streams="i3d"), (rgb, flow), ("rgb", "flow")),
+        "two_stream_i3d": (dict(depth=18, width=4, streams="i3d"), (rgb, flow1), ("rgb", "flow")),
     }
     for name, (cfg, inputs, modality) in cases.items():
         model = build_model(name.removesuffix("_i3d"), 5, **cfg).train()
@@ -94,11 +96,13 @@ def test_the_stream_models_are_built_by_name() -> None:
         assert count_gmacs(model, *(x[:1] for x in inputs)) > 0, name
         assert count_parameters(model) > 0, name
     assert build_model("i3d_flow", 5, depth=18, width=4).stem.conv1.in_channels == 2
+    assert build_model("i3d_flow", 5, depth=18, width=4, new_length=3).stem.conv1.in_channels == 6
     two = build_model("two_stream", 5, depth=18, fusion_weights=(1, 2))
-    assert two.weights == (1.0, 2.0) and two.rgb.new_length == two.flow.new_length == 5
+    assert two.weights == (1.0, 2.0) and (two.rgb.new_length, two.flow.new_length) == (1, 5)
+    assert two.rgb.in_channels == 3 and two.flow.in_channels == 10
     assert two.rgb.dropout.p == 0.8 and two.flow.dropout.p == 0.7
-    with pytest.raises(ValueError, match="multiple of new_length=5"):
-        build_model("tsn_flow", 5, depth=18, frames=8)
+    with pytest.raises(ValueError, match="one frame per segment"):
+        build_model("tsn", 5, depth=18, new_length=5)
     with pytest.raises(ValueError, match="own width"):
         build_model("tsn", 5, depth=18, width=4)
     with pytest.raises(ValueError, match="streams must be"):
