@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import stgcn
 from stgcn.engine import save_checkpoint
 from stgcn.inference import infer
 from stgcn.models import build_model
@@ -79,12 +80,15 @@ def test_viz_calls_stgcn_viz_or_says_it_is_missing(
         (frames.shape, graph.num_nodes, path)
     )
     monkeypatch.setitem(sys.modules, "stgcn.viz", fake)
+    # `from stgcn import viz` takes the package's attribute once stgcn.viz has been imported
+    monkeypatch.setattr(stgcn, "viz", fake, raising=False)
     video = videos_dir / "carphone_pristine.mp4"
     out = tmp_path / "graph.png"
     argv = [str(video), "--checkpoint", str(ckpt), "--method", "motion", "--viz", str(out)]
     assert main(argv) == 0
     assert calls and calls[0][0] == (4, 144, 176, 3) and calls[0][2] == out
     monkeypatch.setitem(sys.modules, "stgcn.viz", None)  # as if it were not installed
+    monkeypatch.delattr(stgcn, "viz")
     assert main(argv) == 2
     assert "--viz needs stgcn.viz" in capsys.readouterr().err
 
