@@ -1,0 +1,194 @@
+"""Why does the global-pooling I3D of ``benchmarks/ssv2.py`` stay at chance? Cheap experiments.
+
+Two commands, both on the same cached clips as ``benchmarks/ssv2.py`` (every argument after
+``--`` is passed to its parser, so ``--cache-dir``, ``--lr``, ``--epochs``, ``--width`` ... work):
+
+``probe``: linear probes (multinomial logistic regression, sklearn) on the features of an
+I3D backbone, random-init or loaded from a checkpoint, pooled in several ways: global average
+(what ``i3d`` sees), global max, average over space keeping time, and the raw clip averaged
+to a small grid. Tells whether the information is in the features and whether pooling loses it.
+
+``train``: ``stgcn.engine.fit`` on the preset (optionally on a subset of the train split), with
+the per-step gradient norm of each stage (stem, layer1..4, fc) recorded by parameter hooks and
+printed per epoch beside the loss and accuracy.
+
+Examples::
+
+    python benchmarks/ssv2_diagnose.py probe -- --cache-dir /tmp/stgcn-cache-models --threads 1
+    python benchmarks/ssv2_diagnose.py train --subset 300 -- --model i3d --epochs 3 --lr 0.01
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Subset
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import ssv2  # noqa: E402
+
+from stgcn.data.ssv2 import collate  # noqa: E402
+from stgcn.engine import DistInfo, fit, seed_everything  # noqa: E402
+from stgcn.models import build_model  # noqa: E402
+
+STAGES = ("stem", "layer1", "layer2", "layer3", "layer4", "fc")
+
+
+def _clips(dataset, batch: int = 32):
+    """Yield (clip [B, 3, T, H, W], label [B]) over a dataset of Samples, in order."""
+    for start in range(0, len(dataset), batch):
+        items = [dataset[i] for i in range(start, min(start + batch, len(dataset)))]
+        b = collate(items)
+        yield b.clip, b.label
+
+
+@torch.no_grad()
+def pooled_features(backbone: nn.Module, dataset) -> dict[str, Tensor]:
+    """Features of every clip [N, D] under several poolings of the last map [B, C, T', H', W']."""
+    backbone.eval()
+    out = defaultdict(list)
+    for clip, label in _clips(dataset):
+        fmap = backbone.forward_features(clip).float()
+        out["gap"].append(fmap.mean((2, 3, 4)))
+        out["gmp"].append(fmap.amax((2, 3, 4)))
+        out["space_avg_keep_time"].append(fmap.mean((3, 4)).flatten(1))
+        out["pixels_4x4_keep_time"].append(
+            nn.functional.adaptive_avg_pool3d(clip, (clip.shape[2], 4, 4)).flatten(1)
+        )
+        out["label"].append(label)
+    return {k: torch.cat(v) for k, v in out.items()}
+
+
+def linear_probe(train: Tensor, ytr: Tensor, val: Tensor, yva: Tensor) -> tuple[float, float]:
+    """(train, val) top-1 % of a standardised multinomial logistic regression."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(train.numpy())
+    clf = LogisticRegression(C=1.0, max_iter=2000)
+    clf.fit(scaler.transform(train.numpy()), ytr.numpy())
+    acc_tr = 100.0 * clf.score(scaler.transform(train.numpy()), ytr.numpy())
+    acc_va = 100.0 * clf.score(scaler.transform(val.numpy()), yva.numpy())
+    return acc_tr, acc_va
+
+
+def cmd_probe(opts: argparse.Namespace, args: argparse.Namespace, preset: ssv2.Preset) -> dict:
+    data = ssv2.build_data(args, preset, DistInfo())
+    seed_everything(opts.seed)
+    model = build_model("i3d", len(data.classes), **ssv2.model_arguments(preset))
+    if opts.checkpoint:
+        state = torch.load(opts.checkpoint, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+    tic = time.perf_counter()
+    tr = pooled_features(model, data.train)
+    va = pooled_features(model, data.val)
+    print(f"features of {len(data.train)} + {len(data.val)} clips in {time.perf_counter() - tic:.0f} s")
+    rows = {}
+    for key in tr:
+        if key == "label":
+            continue
+        acc = linear_probe(tr[key], tr["label"], va[key], va["label"])
+        rows[key] = {"dim": tr[key].shape[1], "train_top1": acc[0], "val_top1": acc[1]}
+        print(f"{key:24s} dim {tr[key].shape[1]:5d}: train {acc[0]:5.1f}  val {acc[1]:5.1f}", flush=True)
+    return rows
+
+
+class StageGradNorms:
+    """Per-step gradient norm of each stage, from ``register_post_accumulate_grad_hook``.
+
+    The step boundary is the ``fc.weight`` hook, which fires first in the backward pass.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.sq: dict[str, list[float]] = defaultdict(list)
+        self.step = -1
+        for name, p in model.named_parameters():
+            stage = name.split(".")[0]
+            if stage not in STAGES or not p.requires_grad:
+                continue
+            p.register_post_accumulate_grad_hook(self._hook(stage, name == "fc.weight"))
+
+    def _hook(self, stage: str, first: bool):
+        def hook(p: Tensor) -> None:
+            if first:
+                self.step += 1
+                for s in STAGES:
+                    self.sq[s].append(0.0)
+            self.sq[stage][self.step] += float(p.grad.detach().float().pow(2).sum())
+
+        return hook
+
+    def norms(self, start: int, stop: int) -> dict[str, float]:
+        """Mean over steps [start, stop) of each stage's gradient norm."""
+        return {
+            s: sum(v**0.5 for v in self.sq[s][start:stop]) / max(1, stop - start) for s in STAGES
+        }
+
+
+def cmd_train(opts: argparse.Namespace, args: argparse.Namespace, preset: ssv2.Preset) -> dict:
+    data = ssv2.build_data(args, preset, DistInfo())
+    train = data.train
+    if opts.subset:
+        g = torch.Generator().manual_seed(0)
+        train = Subset(train, torch.randperm(len(train), generator=g)[: opts.subset].tolist())
+    name = (args.model or ["i3d"])[0]
+    seed_everything(opts.seed)
+    kwargs = ssv2.model_arguments(preset)
+    model = build_model(name, len(data.classes), **kwargs)
+    if opts.zero_init_residual:
+        model.reset_parameters(zero_init_residual=True)
+    hooks = StageGradNorms(model)
+    cfg = replace(preset.train, seed=opts.seed, out_dir=None, progress=False)
+    tic = time.perf_counter()
+    res = fit(model, train, data.val, cfg, preset.optim, class_groups=data.groups)
+    steps = max(1, hooks.step + 1) // max(1, cfg.epochs)
+    rows = []
+    for e, h in enumerate(res.history):
+        grad = hooks.norms(e * steps, (e + 1) * steps)
+        rows.append({**h, "grad_norm": grad})
+        print(
+            f"epoch {e + 1}: train loss {h['train_loss']:.3f} top-1 {h['train_top1']:.1f}  "
+            f"val top-1 {h.get('val_top1', float('nan')):.1f}  grad "
+            + " ".join(f"{s} {v:.3g}" for s, v in grad.items()),
+            flush=True,
+        )
+    print(f"{time.perf_counter() - tic:.0f} s")
+    if opts.save:
+        torch.save({"model": model.state_dict()}, opts.save)
+    return {"history": rows}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    ours, theirs = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("command", choices=("probe", "train"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint", type=Path, help="probe: weights of a trained i3d")
+    p.add_argument("--subset", type=int, default=0, help="train: first N of a fixed shuffle")
+    p.add_argument("--zero-init-residual", action="store_true")
+    p.add_argument("--save", type=Path, help="train: save the trained weights here")
+    p.add_argument("--json", type=Path, help="append the result as one JSON line here")
+    opts = p.parse_args(ours)
+    args = ssv2.build_parser().parse_args(theirs)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    preset = ssv2.resolve(args)
+    result = (cmd_probe if opts.command == "probe" else cmd_train)(opts, args, preset)
+    if opts.json:
+        with opts.json.open("a") as f:
+            f.write(json.dumps({"argv": argv, "result": result}, default=float) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
