@@ -92,7 +92,13 @@ def cmd_probe(opts: argparse.Namespace, args: argparse.Namespace, preset: ssv2.P
     tr = pooled_features(model, data.train)
     va = pooled_features(model, data.val)
     print(f"features of {len(data.train)} + {len(data.val)} clips in {time.perf_counter() - tic:.0f} s")
-    rows = {}
+    gap = tr["gap"]
+    rows: dict = {
+        # how much of a pooled feature varies between clips: small = the clip-level signal is a
+        # small ripple on a large common offset, hard for SGD on an un-normalised linear layer
+        "gap_between_clip_std_over_rms": float(gap.std(0).norm() / gap.pow(2).mean(0).sqrt().norm())
+    }
+    print(f"gap features: between-clip std / rms = {rows['gap_between_clip_std_over_rms']:.3f}")
     for key in tr:
         if key == "label":
             continue
@@ -105,24 +111,26 @@ def cmd_probe(opts: argparse.Namespace, args: argparse.Namespace, preset: ssv2.P
 class StageGradNorms:
     """Per-step gradient norm of each stage, from ``register_post_accumulate_grad_hook``.
 
-    The step boundary is the ``fc.weight`` hook, which fires first in the backward pass.
+    A training-mode forward of the model opens a new step (evaluation forwards do not).
     """
 
     def __init__(self, model: nn.Module) -> None:
         self.sq: dict[str, list[float]] = defaultdict(list)
         self.step = -1
+        model.register_forward_pre_hook(self._new_step)
         for name, p in model.named_parameters():
             stage = name.split(".")[0]
-            if stage not in STAGES or not p.requires_grad:
-                continue
-            p.register_post_accumulate_grad_hook(self._hook(stage, name == "fc.weight"))
+            if stage in STAGES and p.requires_grad:
+                p.register_post_accumulate_grad_hook(self._hook(stage))
 
-    def _hook(self, stage: str, first: bool):
+    def _new_step(self, module: nn.Module, inputs: object) -> None:
+        if module.training:
+            self.step += 1
+            for s in STAGES:
+                self.sq[s].append(0.0)
+
+    def _hook(self, stage: str):
         def hook(p: Tensor) -> None:
-            if first:
-                self.step += 1
-                for s in STAGES:
-                    self.sq[s].append(0.0)
             self.sq[stage][self.step] += float(p.grad.detach().float().pow(2).sum())
 
         return hook
@@ -143,7 +151,11 @@ def cmd_train(opts: argparse.Namespace, args: argparse.Namespace, preset: ssv2.P
     name = (args.model or ["i3d"])[0]
     seed_everything(opts.seed)
     kwargs = ssv2.model_arguments(preset)
+    if opts.dropout is not None:
+        kwargs["dropout"] = opts.dropout
     model = build_model(name, len(data.classes), **kwargs)
+    if opts.bn_neck:  # standardise the pooled feature before the classifier
+        model.fc = nn.Sequential(nn.BatchNorm1d(model.out_channels), model.fc)
     if opts.zero_init_residual:
         model.reset_parameters(zero_init_residual=True)
     hooks = StageGradNorms(model)
@@ -176,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", type=Path, help="probe: weights of a trained i3d")
     p.add_argument("--subset", type=int, default=0, help="train: first N of a fixed shuffle")
     p.add_argument("--zero-init-residual", action="store_true")
+    p.add_argument("--dropout", type=float, help="train: dropout before fc (i3d default 0.5)")
+    p.add_argument("--bn-neck", action="store_true", help="train: BatchNorm1d before fc")
     p.add_argument("--save", type=Path, help="train: save the trained weights here")
     p.add_argument("--json", type=Path, help="append the result as one JSON line here")
     opts = p.parse_args(ours)
