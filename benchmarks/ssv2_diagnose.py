@@ -108,6 +108,35 @@ def cmd_probe(opts: argparse.Namespace, args: argparse.Namespace, preset: ssv2.P
     return rows
 
 
+class RGBDiff(nn.Module):
+    """Diagnosis: the clip and its frame differences (TSN's RGB-difference modality) stacked on
+    the channels, [B, 3, T, H, W] -> [B, 6, T, H, W] (the first difference is 0)."""
+
+    takes_graph = False
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+        self.fc = net.fc
+
+    def forward(self, clip: Tensor, graph: object = None) -> Tensor:
+        diff = torch.diff(clip, dim=2, prepend=clip[:, :, :1])
+        return self.net(torch.cat([clip, diff], 1))
+
+
+@torch.no_grad()
+def calibrate_bn(model: nn.Module, dataset, clips: int) -> None:
+    """Set every BatchNorm's running statistics to the exact mean/var over ``clips`` clips (train
+    mode, cumulative average), so that a frozen random backbone in eval mode sees its own stats."""
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None
+    model.train()
+    for start in range(0, clips, 16):
+        model(collate([dataset[i] for i in range(start, min(start + 16, clips))]).clip)
+
+
 class StageGradNorms:
     """Per-step gradient norm of each stage, from ``register_post_accumulate_grad_hook``.
 
@@ -119,7 +148,7 @@ class StageGradNorms:
         self.step = -1
         model.register_forward_pre_hook(self._new_step)
         for name, p in model.named_parameters():
-            stage = name.split(".")[0]
+            stage = name.removeprefix("net.").split(".")[0]
             if stage in STAGES and p.requires_grad:
                 p.register_post_accumulate_grad_hook(self._hook(stage))
 
@@ -153,12 +182,29 @@ def cmd_train(opts: argparse.Namespace, args: argparse.Namespace, preset: ssv2.P
     kwargs = ssv2.model_arguments(preset)
     if opts.dropout is not None:
         kwargs["dropout"] = opts.dropout
+    if opts.rgb_diff:
+        kwargs["in_channels"] = 6
     model = build_model(name, len(data.classes), **kwargs)
+    if opts.rgb_diff:
+        model = RGBDiff(model)
+    if opts.fc_std is not None:  # PySlowFast's head init: normal(0, 0.01), zero bias
+        nn.init.normal_(model.fc.weight, std=opts.fc_std)
+        nn.init.zeros_(model.fc.bias)
     if opts.bn_neck:  # standardise the pooled feature before the classifier
         model.fc = nn.Sequential(nn.BatchNorm1d(model.out_channels), model.fc)
     if opts.zero_init_residual:
         model.reset_parameters(zero_init_residual=True)
+    if opts.freeze_backbone:  # train fc alone on the random backbone, BN statistics calibrated
+        calibrate_bn(model, train, opts.freeze_backbone)
+        for n, p in model.named_parameters():
+            p.requires_grad_(n.startswith("fc."))
     hooks = StageGradNorms(model)
+    if opts.adamw:  # diagnosis only: swap fit's SGD for AdamW at the same schedule
+        import stgcn.engine.trainer as trainer
+
+        trainer.build_optimizer = lambda m, c: torch.optim.AdamW(
+            [p for p in m.parameters() if p.requires_grad], lr=c.lr, weight_decay=opts.adamw
+        )
     cfg = replace(preset.train, seed=opts.seed, out_dir=None, progress=False)
     tic = time.perf_counter()
     res = fit(model, train, data.val, cfg, preset.optim, class_groups=data.groups)
@@ -189,7 +235,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--subset", type=int, default=0, help="train: first N of a fixed shuffle")
     p.add_argument("--zero-init-residual", action="store_true")
     p.add_argument("--dropout", type=float, help="train: dropout before fc (i3d default 0.5)")
+    p.add_argument("--fc-std", type=float, help="train: re-init fc as normal(0, std), bias 0")
     p.add_argument("--bn-neck", action="store_true", help="train: BatchNorm1d before fc")
+    p.add_argument("--adamw", type=float, default=0.0, help="train: AdamW with this weight decay")
+    p.add_argument("--freeze-backbone", type=int, default=0, metavar="CLIPS",
+                   help="train: only fc, on the random backbone with BN stats from CLIPS clips")
+    p.add_argument("--rgb-diff", action="store_true", help="train: clip + frame differences")
     p.add_argument("--save", type=Path, help="train: save the trained weights here")
     p.add_argument("--json", type=Path, help="append the result as one JSON line here")
     opts = p.parse_args(ours)
