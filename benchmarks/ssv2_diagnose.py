@@ -10,7 +10,11 @@ to a small grid. Tells whether the information is in the features and whether po
 
 ``train``: ``stgcn.engine.fit`` on the preset (optionally on a subset of the train split), with
 the per-step gradient norm of each stage (stem, layer1..4, fc) recorded by parameter hooks and
-printed per epoch beside the loss and accuracy.
+printed per epoch beside the loss and accuracy. Its switches are the diagnosis's experiments, not
+library features: ``--fc-std`` (head init), ``--zero-init-residual``, ``--dropout``, ``--bn-neck``
+(BatchNorm1d before fc), ``--adamw`` (AdamW instead of SGD), ``--freeze-backbone CLIPS`` (fc only,
+on the random backbone), ``--rgb-diff`` (clip + frame differences), ``--subset N``.
+The figures they gave are in ``docs/baseline-diagnosis.md``.
 
 Examples::
 
@@ -91,7 +95,9 @@ def cmd_probe(opts: argparse.Namespace, args: argparse.Namespace, preset: ssv2.P
     tic = time.perf_counter()
     tr = pooled_features(model, data.train)
     va = pooled_features(model, data.val)
-    print(f"features of {len(data.train)} + {len(data.val)} clips in {time.perf_counter() - tic:.0f} s")
+    print(
+        f"features of {len(data.train)} + {len(data.val)} clips in {time.perf_counter() - tic:.0f} s"
+    )
     gap = tr["gap"]
     rows: dict = {
         # how much of a pooled feature varies between clips: small = the clip-level signal is a
@@ -104,7 +110,10 @@ def cmd_probe(opts: argparse.Namespace, args: argparse.Namespace, preset: ssv2.P
             continue
         acc = linear_probe(tr[key], tr["label"], va[key], va["label"])
         rows[key] = {"dim": tr[key].shape[1], "train_top1": acc[0], "val_top1": acc[1]}
-        print(f"{key:24s} dim {tr[key].shape[1]:5d}: train {acc[0]:5.1f}  val {acc[1]:5.1f}", flush=True)
+        print(
+            f"{key:24s} dim {tr[key].shape[1]:5d}: train {acc[0]:5.1f}  val {acc[1]:5.1f}",
+            flush=True,
+        )
     return rows
 
 
@@ -227,7 +236,9 @@ def cmd_train(opts: argparse.Namespace, args: argparse.Namespace, preset: ssv2.P
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    ours, theirs = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+    ours, theirs = (
+        (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+    )
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("command", choices=("probe", "train"))
     p.add_argument("--seed", type=int, default=0)
@@ -238,8 +249,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fc-std", type=float, help="train: re-init fc as normal(0, std), bias 0")
     p.add_argument("--bn-neck", action="store_true", help="train: BatchNorm1d before fc")
     p.add_argument("--adamw", type=float, default=0.0, help="train: AdamW with this weight decay")
-    p.add_argument("--freeze-backbone", type=int, default=0, metavar="CLIPS",
-                   help="train: only fc, on the random backbone with BN stats from CLIPS clips")
+    p.add_argument(
+        "--freeze-backbone",
+        type=int,
+        default=0,
+        metavar="CLIPS",
+        help="train: only fc, on the random backbone with BN stats from CLIPS clips",
+    )
     p.add_argument("--rgb-diff", action="store_true", help="train: clip + frame differences")
     p.add_argument("--save", type=Path, help="train: save the trained weights here")
     p.add_argument("--json", type=Path, help="append the result as one JSON line here")
