@@ -146,6 +146,36 @@ def calibrate_bn(model: nn.Module, dataset, clips: int) -> None:
         model(collate([dataset[i] for i in range(start, min(start + 16, clips))]).clip)
 
 
+def lp_init(model: nn.Module, train) -> None:
+    """Set ``model.fc`` to a logistic regression fitted (L-BFGS) on the pooled features of the
+    train clips, with the BN statistics of the untrained backbone measured first."""
+    from sklearn.linear_model import LogisticRegression
+
+    calibrate_bn(model, train, 320)
+    feats = pooled_features(model, train)
+    x, y = feats["gap"].double(), feats["label"]
+    mu, sd = x.mean(0), x.std(0) + 1e-6
+    clf = LogisticRegression(C=1.0, max_iter=2000).fit(((x - mu) / sd).numpy(), y.numpy())
+    w, b = torch.from_numpy(clf.coef_), torch.from_numpy(clf.intercept_)
+    fc = model.fc
+    if isinstance(fc, nn.Sequential):  # BN neck: it standardises, fc takes the probe as is
+        fc[0].running_mean.copy_(mu.float())
+        fc[0].running_var.copy_(sd.float() ** 2)
+        fc = fc[1]
+    else:  # undo the standardisation: w (x - mu) / sd + b
+        w = w / sd
+        b = b - (w * mu).sum(1)
+    with torch.no_grad():
+        fc.weight.copy_(w.float())
+        fc.bias.copy_(b.float())
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.momentum = 0.1
+    print(
+        f"lp-init: train top-1 of the fitted fc {100 * clf.score(((x - mu) / sd).numpy(), y.numpy()):.1f}"
+    )
+
+
 class StageGradNorms:
     """Per-step gradient norm of each stage, from ``register_post_accumulate_grad_hook``.
 
@@ -203,6 +233,8 @@ def cmd_train(opts: argparse.Namespace, args: argparse.Namespace, preset: ssv2.P
         model.fc = nn.Sequential(nn.BatchNorm1d(model.out_channels), model.fc)
     if opts.zero_init_residual:
         model.reset_parameters(zero_init_residual=True)
+    if opts.lp_init:  # LP-FT: fit fc by logistic regression on the random backbone's features
+        lp_init(model, train)
     if opts.freeze_backbone:  # train fc alone on the random backbone, BN statistics calibrated
         calibrate_bn(model, train, opts.freeze_backbone)
         for n, p in model.named_parameters():
@@ -257,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         help="train: only fc, on the random backbone with BN stats from CLIPS clips",
     )
     p.add_argument("--rgb-diff", action="store_true", help="train: clip + frame differences")
+    p.add_argument("--lp-init", action="store_true", help="train: fc from a logistic regression")
     p.add_argument("--save", type=Path, help="train: save the trained weights here")
     p.add_argument("--json", type=Path, help="append the result as one JSON line here")
     opts = p.parse_args(ours)
