@@ -142,6 +142,7 @@ def calibrate_bn(model: nn.Module, dataset, clips: int) -> None:
             m.reset_running_stats()
             m.momentum = None
     model.train()
+    clips = min(clips, len(dataset))
     for start in range(0, clips, 16):
         model(collate([dataset[i] for i in range(start, min(start + 16, clips))]).clip)
 
