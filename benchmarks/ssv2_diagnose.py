@@ -239,7 +239,7 @@ def cmd_train(opts: argparse.Namespace, args: argparse.Namespace, preset: ssv2.P
     if opts.freeze_backbone:  # train fc alone on the random backbone, BN statistics calibrated
         calibrate_bn(model, train, opts.freeze_backbone)
         for n, p in model.named_parameters():
-            p.requires_grad_(n.startswith("fc."))
+            p.requires_grad_(n.removeprefix("net.").startswith("fc."))
     hooks = StageGradNorms(model)
     if opts.adamw:  # diagnosis only: swap fit's SGD for AdamW at the same schedule
         import stgcn.engine.trainer as trainer
