@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ssv2  # noqa: E402
 
 from stgcn.data.ssv2 import collate  # noqa: E402
-from stgcn.engine import DistInfo, fit, seed_everything  # noqa: E402
+from stgcn.engine import DistInfo, fit, load_checkpoint, seed_everything  # noqa: E402
 from stgcn.models import build_model  # noqa: E402
 
 STAGES = ("stem", "layer1", "layer2", "layer3", "layer4", "fc")
@@ -90,7 +90,7 @@ def cmd_probe(opts: argparse.Namespace, args: argparse.Namespace, preset: ssv2.P
     seed_everything(opts.seed)
     model = build_model("i3d", len(data.classes), **ssv2.model_arguments(preset))
     if opts.checkpoint:
-        state = torch.load(opts.checkpoint, map_location="cpu", weights_only=True)
+        state = load_checkpoint(opts.checkpoint)
         model.load_state_dict(state["model"])
     tic = time.perf_counter()
     tr = pooled_features(model, data.train)
