@@ -268,6 +268,11 @@ def train_one(
         ),
         dist=dist,
         resume=ckpt if ckpt.is_file() else None,
+        extra_state={  # what python -m stgcn.predict needs to rebuild the model
+            "model_name": name,
+            "model_config": model_config(name, budget, args.weights),
+            "classes": list(data.classes),
+        },
     )
     return model, _row(name, res.eval, params, gmacs, res.train_time)
 

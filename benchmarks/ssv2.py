@@ -70,6 +70,7 @@ from stgcn.engine import (  # noqa: E402
     seed_everything,
     write_predictions,
 )
+from stgcn.extract import parse_views  # noqa: E402  (--views, shared with python -m stgcn.extract)
 from stgcn.models import (  # noqa: E402
     ModelConfig,
     build_model,
@@ -216,19 +217,6 @@ FLAGS = {
 
 # ---------------------------------------------------------------------------------------------------
 # command line
-
-
-def parse_views(text: str) -> tuple[int, int]:
-    """``"2x3"`` -> (2 clips, 3 crops)."""
-    try:
-        clips, crops = (int(v) for v in text.lower().split("x"))
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(
-            f"--views wants CLIPSxCROPS such as 2x3, got {text!r}"
-        ) from err
-    if clips < 1 or crops not in (1, 3):
-        raise argparse.ArgumentTypeError(f"--views: clips >= 1 and crops 1 or 3, got {text!r}")
-    return clips, crops
 
 
 def build_parser() -> argparse.ArgumentParser:
