@@ -8,6 +8,15 @@ CPU-sized configuration, and prints a table with the paper's SSv1 numbers beside
 (``runs/<model>-seed<k>/``) the checkpoint and the per-video predictions. ``--evaluate`` writes
 ``eval-results.*``, ``eval-confusion_<model>.png`` and ``eval-predictions.csv`` instead.
 
+It starts with one line that says what will run and roughly how long it takes on this machine
+(a few training steps are timed to make the estimate), and prints each epoch's line as it ends.
+``--box-source detector|motion`` trains and evaluates the region models on proposed boxes instead
+of the ground truth (a Faster R-CNN trained here on the train split, or weight-free motion boxes;
+proposed once per video and cached). ``--preset full`` runs every row of the README's table over
+3 seeds: the ground-truth-box rows, the detected- and motion-box rows, and the paper's two stages;
+the results add a paired test (per-seed differences, ``scipy.stats.ttest_rel``) of the key
+differences.
+
 Given ``--data-root`` (and ``--boxes``) it runs on the real SSv2 with Something-Else boxes;
 ``--preset paper`` is the paper's configuration. Under ``torchrun --nproc_per_node N`` it trains with
 DDP (gloo on CPU, nccl on CUDA); ``--batch-size`` is then the global batch.
@@ -18,6 +27,8 @@ Examples::
     python benchmarks/ssv2.py --smoke --out /tmp/smoke           # CI-sized, well under a minute
     python benchmarks/ssv2.py --model i3d --model i3d_gcn --seeds 3   # the i3d_gcn vs i3d target
     python benchmarks/ssv2.py --model i3d_roi --model i3d_gcn --seeds 3   # what the graph adds
+    python benchmarks/ssv2.py --model i3d_gcn --box-source detector      # detected boxes
+    python benchmarks/ssv2.py --preset full                      # the README's whole table
     torchrun --nproc_per_node 8 benchmarks/ssv2.py --preset paper --device cuda \\
         --data-root /data/ssv2 --boxes /data/bounding_box_smthsmth_part*.json --model i3d
     torchrun --nproc_per_node 8 benchmarks/ssv2.py --preset paper --device cuda \\
@@ -85,6 +96,74 @@ PAPER_SSV1_TOP1 = {"i3d": 41.6, "i3d_nl": 44.4, "i3d_gcn": 43.3, "i3d_nl_gcn": 4
 """Wang & Gupta (ECCV 2018), Table 4: top-1 on Something-Something **v1** validation, ResNet-50
 I3D backbones, 32 frames at 224 px. Another dataset and another scale: shown for the ordering only."""
 
+BOX_SOURCES = ("gt", "detector", "motion")
+"""Where a region model's boxes come from: ``gt`` the set's Something-Else boxes (ground truth);
+``detector`` the trained Faster R-CNN's detections (hand / object), ``motion`` the weight-free
+frame-difference boxes (:mod:`stgcn.proposals`), both proposed for every video of the set once and
+cached as a Something-Else box file."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the table: a model, the boxes it reads, and what initialises it.
+
+    ``init`` names another row of the plan (same seed) whose final checkpoint initialises this
+    one (the paper's second stage: ``stgcn.models.init_from``); ``freeze`` then trains only the
+    layers the backbone does not have."""
+
+    model: str
+    boxes: str = "gt"
+    init: str | None = None
+    freeze: bool = False
+
+    @property
+    def label(self) -> str:
+        """The table's name: the model, then what differs from a plain run."""
+        extra = []
+        if self.boxes != "gt":
+            extra.append(f"{self.boxes} boxes")
+        if self.init is not None:
+            extra.append(f"from {self.init}, {'frozen' if self.freeze else 'fine-tuned'}")
+        return self.model + (f" ({'; '.join(extra)})" if extra else "")
+
+    @property
+    def slug(self) -> str:
+        """The run folder's name (``runs/<slug>-seed<k>``)."""
+        parts = [self.model] + ([self.boxes] if self.boxes != "gt" else [])
+        if self.init is not None:
+            parts += [f"from-{self.init}", "frozen" if self.freeze else "finetuned"]
+        return "-".join(parts)
+
+
+FULL_PLAN = (
+    Row("i3d"),
+    Row("i3d_nl"),
+    Row("i3d_roi"),
+    Row("i3d_gcn"),
+    Row("i3d_nl_gcn"),
+    Row("i3d_roi", boxes="detector"),
+    Row("i3d_gcn", boxes="detector"),
+    Row("i3d_gcn", boxes="motion"),
+    Row("i3d_gcn", init="i3d", freeze=True),
+    Row("i3d_gcn", init="i3d"),
+)
+"""``--preset full``: every row of the README's table (3 seeds unless ``--seeds`` says otherwise).
+Ground-truth boxes, the detected- and motion-box rows, and the paper's two stages (stage 1 is the
+plain ``i3d`` row; stage 2 trains ``i3d_gcn`` from its checkpoint, backbone frozen or fine-tuned)."""
+
+PAIRS = (
+    ("i3d_gcn", "i3d"),
+    ("i3d_nl", "i3d"),
+    ("i3d_nl_gcn", "i3d_gcn"),
+    ("i3d_gcn", "i3d_roi"),
+    ("i3d_gcn (detector boxes)", "i3d_gcn"),
+    ("i3d_roi (detector boxes)", "i3d_roi"),
+    ("i3d_gcn (motion boxes)", "i3d_gcn"),
+    ("i3d_gcn (from i3d, frozen)", "i3d_gcn"),
+    ("i3d_gcn (from i3d, fine-tuned)", "i3d_gcn"),
+)
+"""The differences the results test seed by seed (a paired test), where both rows ran."""
+
 
 @dataclass(frozen=True)
 class Clips:
@@ -147,6 +226,8 @@ CPU = Preset(
 )
 PRESETS = {
     "cpu": CPU,
+    # every row of the README's table (FULL_PLAN), 3 seeds, in the CPU configuration
+    "full": CPU,
     # CI: a few seconds per model.
     "smoke": with_fields(
         CPU,
@@ -247,7 +328,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     g.add_argument(
-        "--seeds", type=int, default=1, help="number of seeds, seed .. seed+N-1 (default 1)"
+        "--seeds",
+        type=int,
+        help="number of seeds, seed .. seed+N-1 (default 1; --preset full: 3)",
+    )
+    g.add_argument(
+        "--box-source",
+        choices=BOX_SOURCES,
+        default="gt",
+        help="boxes of the region models: gt (the set's Something-Else boxes, default), detector "
+        "(the trained Faster R-CNN's detections; --detector), motion (weight-free frame-difference "
+        "boxes); proposed once per video of the synthetic set and cached",
+    )
+    g.add_argument(
+        "--detector",
+        type=Path,
+        metavar="CKPT",
+        help="detector checkpoint for --box-source detector (stgcn.proposals.train / "
+        "benchmarks/proposals.py); default: trained here once on the train split and cached",
+    )
+    g.add_argument(
+        "--box-top-k",
+        type=int,
+        default=5,
+        help="detected / motion boxes kept per frame (default 5; the set has 2-3 real ones)",
     )
     g.add_argument(
         "--out",
@@ -514,10 +618,15 @@ class Data(NamedTuple):
 
 
 def build_data(
-    args: argparse.Namespace, preset: Preset, dist: DistInfo, flow: FlowData | None = None
+    args: argparse.Namespace,
+    preset: Preset,
+    dist: DistInfo,
+    flow: FlowData | None = None,
+    boxes: Path | None = None,
 ) -> Data:
     """Train and validation datasets (cached clips for the synthetic default); with ``flow``,
-    each sample also carries its optical flow ``[2L, T, H, W]`` (``Sample.flow``)."""
+    each sample also carries its optical flow ``[2L, T, H, W]`` (``Sample.flow``); ``boxes``: a
+    Something-Else box file read instead of the synthetic set's own (:func:`box_file`)."""
     from stgcn.data.ssv2 import SomethingSomethingV2
 
     if args.data_root is not None:
@@ -526,7 +635,10 @@ def build_data(
         box_index = args.cache_dir / "bounding_box_smthsmth.index.sqlite" if boxes else None
     else:
         root = prepare_synthetic(args, preset, dist)
-        boxes, box_index = None, None
+        box_index = None
+        if boxes is not None:  # proposals instead of the set's boxes: an index of their own
+            box_index = boxes.with_suffix(".index.sqlite")
+            boxes = [str(boxes)]
     if dist.is_main and box_index is not None:
         box_index.parent.mkdir(parents=True, exist_ok=True)
     clips = preset.data
@@ -561,12 +673,87 @@ def build_data(
         ]
         if flow is not None:  # (an RGB-only key stays what it was)
             what += [str(common["flow_dir"]), flow.length]
+        if boxes is not None:  # likewise a ground-truth-box key
+            what += [str(b) for b in boxes]
         key = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
         cache = args.cache_dir / "clips"
         train_eval = SomethingSomethingV2(root, "train", train=False, **common)
         train = cached(train_eval, cache / f"train-{key}.pt", args.workers, dist)
         val = cached(val, cache / f"validation-{key}.pt", args.workers, dist)
     return Data(train, val, classes, class_groups(classes), Path(root))
+
+
+def cached_detector(root: Path, args: argparse.Namespace, dist: DistInfo) -> Path:
+    """A detector trained once on the train split of ``root`` (:func:`stgcn.proposals.train.
+    train_detector`, the CPU default) and cached by the set's signature; ``--detector`` instead
+    names one (e.g. from ``benchmarks/proposals.py``)."""
+    if args.detector is not None:
+        return Path(args.detector)
+    from stgcn.proposals.train import train_detector
+
+    key = hashlib.sha256(_dataset_signature(root).encode()).hexdigest()[:12]
+    out = args.cache_dir / "detectors" / f"{Path(root).name}-cpu-{key}.pt"
+    if dist.is_main and not out.is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tic = time.perf_counter()
+        print(f"training the detector on {root}'s train split (stgcn.proposals.train)", flush=True)
+        train_detector(root, out, log=lambda line: print(line, flush=True))
+        print(f"detector: {out} ({time.perf_counter() - tic:.0f} s)", flush=True)
+    barrier()
+    return out
+
+
+def box_file(
+    source: str, root: Path, args: argparse.Namespace, dist: DistInfo
+) -> tuple[Path, dict[str, Any]]:
+    """The Something-Else box file of ``source`` (``detector`` or ``motion``) for every video of
+    the set ``root``, proposed once (:func:`stgcn.proposals.cli.run`: resumable, atomic) and
+    cached by the set's signature and the options; with the proposer's recall on the validation
+    split (every 4th frame, every frame for motion; up to 50 boxes per frame: AR@10 and AR@50,
+    COCO's IoU 0.5-0.95)."""
+    from stgcn.data.ssv2 import VIDEO_DIR
+    from stgcn.proposals.cli import Options, build_proposer
+    from stgcn.proposals.cli import run as propose
+    from stgcn.proposals.metrics import annotated_videos, evaluate
+
+    if source == "detector":
+        weights = cached_detector(root, args, dist)
+        options = Options(method="detector", weights=str(weights), top_k=args.box_top_k)
+    elif source == "motion":
+        options = Options(method="motion", top_k=args.box_top_k)
+    else:
+        raise ValueError(f"unknown box source {source!r} (choose from {', '.join(BOX_SOURCES)})")
+    what = [_dataset_signature(root), options.record()]
+    if options.weights is not None:  # the checkpoint's bytes, not its name
+        what.append(hashlib.sha256(Path(options.weights).read_bytes()).hexdigest())
+    key = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
+    out = args.cache_dir / "boxes" / f"{Path(root).name}-{source}-{key}.json"
+    scores = out.with_suffix(".recall.json")
+    if dist.is_main and not scores.is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tic = time.perf_counter()
+        propose([Path(root) / VIDEO_DIR], out, options, workers=1, on_error="skip", progress=False)
+        took = time.perf_counter() - tic
+        proposer = build_proposer(replace(options, top_k=50))
+        every = 1 if source == "motion" else 4  # motion compares the frames it is given
+        rec = evaluate(proposer, list(annotated_videos(root, "validation", every=every)))
+        info = {k: rec[k] for k in ("ap50", "ar10", "ar50")}
+        info |= {"every": every, "propose_s": took}
+        save_json_atomic(info, scores)
+        print(
+            f"{source} boxes: {out} ({took:.0f} s); validation AR@10 {100 * info['ar10']:.1f}, "
+            f"AR@50 {100 * info['ar50']:.1f}, AP@0.5 {100 * info['ap50']:.1f}",
+            flush=True,
+        )
+    barrier()
+    return out, json.loads(scores.read_text())
+
+
+def save_json_atomic(obj: Any, path: Path) -> None:
+    """``obj`` as JSON at ``path``, written to a temporary name and renamed."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=1))
+    tmp.replace(path)
 
 
 def _dataset_signature(root: Path) -> str:
@@ -602,15 +789,23 @@ def build(
 
 
 def run_one(
-    name: str, seed: int, args: argparse.Namespace, preset: Preset, data: Data, dist: DistInfo
+    row: Row,
+    seed: int,
+    args: argparse.Namespace,
+    preset: Preset,
+    data: Data,
+    dist: DistInfo,
+    init_path: Path | None = None,
 ) -> dict[str, Any]:
-    """Train (or only evaluate) one model with one seed; returns its row of results."""
+    """Train (or only evaluate) one row with one seed; returns its results. ``init_path``: the
+    checkpoint that initialises it (``row.freeze``: backbone frozen)."""
     from stgcn.data.ssv2 import collate
 
-    run_dir = args.out / "runs" / f"{name}-seed{seed}"
+    name = row.model
+    run_dir = args.out / "runs" / f"{row.slug}-seed{seed}"
     seed_everything(seed)
     model = build(name, len(data.classes), preset, args.inflate_from).to(dist.device)
-    init = init_from(model, args.init_from, args.freeze_backbone) if args.init_from else None
+    init = init_from(model, init_path, row.freeze) if init_path else None
     params = count_parameters(model)
     gmacs = float("nan")
     if dist.is_main:
@@ -630,7 +825,7 @@ def run_one(
         checkpoint_every=args.checkpoint_every,
         progress=args.progress,
         tensorboard=args.tensorboard,
-        find_unused_parameters=args.freeze_backbone,
+        find_unused_parameters=row.freeze,
         sync_bn=args.sync_bn,
     )
     if args.evaluate:
@@ -652,7 +847,8 @@ def run_one(
     else:
         if dist.is_main:
             print(
-                f"== {name} (seed {seed}): {params / 1e6:.2f} M parameters, {gmacs:.2f} GMACs/clip",
+                f"== {row.label} (seed {seed}): {params / 1e6:.2f} M parameters, "
+                f"{gmacs:.2f} GMACs/clip",
                 flush=True,
             )
         # what rebuilds the model from the checkpoint alone: build_model(name, **arguments)
@@ -682,7 +878,9 @@ def run_one(
         name_csv = "eval-predictions.csv" if args.evaluate else "predictions.csv"
         write_predictions(ev, run_dir / name_csv, data.classes)
     return {
-        "model": name,
+        "model": row.label,
+        "architecture": name,
+        "boxes": row.boxes,
         "seed": seed,
         "top1": report["top1"],
         "top5": report["top5"],
@@ -697,6 +895,63 @@ def run_one(
         "history": history,
         "init_from": init,
     }
+
+
+def seconds_per_clip(preset: Preset, steps: int = 3) -> float:
+    """This machine's training time per clip of ``i3d`` under ``preset``: the mean of ``steps`` SGD
+    steps on random clips of the preset's shape, after one warm-up step. A clock for the start
+    line's estimate (the four Table 4 models cost within 2 % of each other in GMACs/clip)."""
+    model = build("i3d", 14, preset)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+    b, m = preset.train.batch_size, preset.model
+    clip = torch.randn(b, 3, m.frames, preset.data.size, preset.data.size)
+    label = torch.arange(b) % 14
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        nn.functional.cross_entropy(model(clip), label).backward()
+        opt.step()
+
+    step()
+    tic = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - tic) / (steps * b)
+
+
+def start_line(
+    names: list[str], seeds: list[int], args: argparse.Namespace, preset: Preset, dist: DistInfo
+) -> str:
+    """What will run and roughly how long it takes here (printed first, before any data work).
+
+    The estimate is :func:`seconds_per_clip` times the clips each run trains on (``epochs x
+    train``), plus the per-epoch validation (a forward pass costs about a third of a training
+    step), plus the set's generation and decoding when the cache does not have them yet: rough
+    (+-30 %), but measured on this machine, so a CPU without AVX-512 gets its own figure."""
+    t, m, clips = preset.train, preset.model, preset.data
+    per_clip = seconds_per_clip(preset) / dist.world_size
+    plan = (
+        f"ssv2.py: {len(names)} model(s) ({', '.join(names)}) x {len(seeds)} seed(s), "
+        f"{t.epochs} epochs, ResNet-{m.depth} width {m.width}, {m.frames} frames at {clips.size} px, "
+        f"batch {t.batch_size}, {torch.get_num_threads()} thread(s)"
+    )
+    if args.data_root is not None:  # the real set's size is known only once it is read
+        return f"{plan}; ~{per_clip * 1000 / 60:.1f} min per epoch per 1,000 training clips here"
+    n = clips.synthetic_videos
+    train, val = round(0.8 * n), round(0.16 * n)
+    views = clips.views[0] * clips.views[1]
+    one = t.epochs * per_clip * (train + val * views / 3)
+    total = len(names) * len(seeds) * (0 if args.evaluate else one)
+    h, w = clips.synthetic_size
+    if not (
+        args.cache_dir / f"ssv2-synthetic-n{n}-{h}x{w}-seed0" / "synthetic_manifest.json"
+    ).is_file():
+        total += 60 * n / 1875  # generation and decoding: ~1 min for the default 1,875 videos
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "native")
+    return (
+        f"{plan}; estimated ~{total / 60:.0f} min on this machine ({per_clip * 1e3:.1f} ms per "
+        f"training clip, timed just now; ONEDNN_MAX_CPU_ISA={isa})"
+    )
 
 
 def summarise(rows: list[dict]) -> dict[str, dict[str, float]]:
@@ -720,6 +975,53 @@ def summarise(rows: list[dict]) -> dict[str, dict[str, float]]:
             s["group_" + g] = statistics.fmean(r["groups"][g] for r in mine)
         out[name] = s
     return out
+
+
+def paired_differences(rows: list[dict]) -> list[dict[str, Any]]:
+    """For each pair of :data:`PAIRS` whose rows both ran: the top-1 difference seed by seed, its
+    mean and standard deviation, and a paired t-test's two-sided p-value (``scipy.stats.
+    ttest_rel``; None with fewer than 2 seeds or no spread)."""
+    from scipy.stats import ttest_rel
+
+    top1 = {(r["model"], r["seed"]): r["top1"] for r in rows}
+    out = []
+    for a, b in PAIRS:
+        seeds = sorted(s for (m, s) in top1 if m == a and (b, s) in top1)
+        if not seeds:
+            continue
+        x, y = [top1[a, s] for s in seeds], [top1[b, s] for s in seeds]
+        diff = [u - v for u, v in zip(x, y, strict=True)]
+        p = None
+        if len(seeds) > 1 and statistics.pstdev(diff) > 0:
+            p = float(ttest_rel(x, y).pvalue)
+        out.append(
+            {
+                "a": a,
+                "b": b,
+                "seeds": seeds,
+                "per_seed": diff,
+                "mean": statistics.fmean(diff),
+                "std": statistics.stdev(diff) if len(diff) > 1 else 0.0,
+                "p_value": p,
+            }
+        )
+    return out
+
+
+def differences_table(differences: list[dict[str, Any]]) -> str:
+    """The paired differences as a markdown table."""
+    lines = [
+        "| difference (top-1 points) | per seed | mean ± std | paired t-test p |",
+        "|---|---|---|---|",
+    ]
+    for d in differences:
+        per_seed = ", ".join(f"{v:+.1f}" for v in d["per_seed"])
+        p = "-" if d["p_value"] is None else f"{d['p_value']:.3f}"
+        lines.append(
+            f"| {d['a']} − {d['b']} | {per_seed} (seeds {', '.join(map(str, d['seeds']))}) "
+            f"| {d['mean']:+.1f} ± {d['std']:.1f} | {p} |"
+        )
+    return "\n".join(lines)
 
 
 def _no_nan(obj: Any) -> Any:
@@ -760,16 +1062,27 @@ def table(summary: dict[str, dict[str, float]], groups: list[str]) -> str:
     return "\n".join(lines)
 
 
+def plan(args: argparse.Namespace) -> list[Row]:
+    """The rows to run: ``--preset full``'s :data:`FULL_PLAN`, or the ``--model`` rows (default:
+    the four Table 4 rows) on ``--box-source`` boxes."""
+    if args.preset == "full":
+        if args.model or args.init_from or args.box_source != "gt":
+            raise SystemExit(
+                "--preset full runs its own rows: drop --model / --init-from / --box-source"
+            )
+        return list(FULL_PLAN)
+    names = dict.fromkeys(
+        m for given in (args.model or ["all"]) for m in (TABLE4 if given == "all" else [given])
+    )
+    return [Row(n, boxes=args.box_source, freeze=args.freeze_backbone) for n in names]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     preset = resolve(args)
-    names = list(
-        dict.fromkeys(
-            m for given in (args.model or ["all"]) for m in (TABLE4 if given == "all" else [given])
-        )
-    )
-    seeds = [args.seed + k for k in range(args.seeds)]
-    if args.resume and args.resume != "auto" and len(names) * len(seeds) > 1:
+    rows_plan = plan(args)
+    seeds = [args.seed + k for k in range(args.seeds or (3 if args.preset == "full" else 1))]
+    if args.resume and args.resume != "auto" and len(rows_plan) * len(seeds) > 1:
         raise SystemExit(
             "--resume PATH continues one run: give one --model and one seed (or --resume auto)"
         )
@@ -777,16 +1090,33 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--freeze-backbone needs --init-from CKPT (the backbone to freeze)")
     if args.sync_bn and args.device != "cuda":
         raise SystemExit("--sync-bn needs --device cuda (SyncBatchNorm has no CPU kernel)")
+    if args.data_root is not None and args.box_source != "gt":
+        raise SystemExit("--box-source is for the synthetic set; give real boxes with --boxes")
     if args.threads:
         torch.set_num_threads(args.threads)
     dist = init_distributed(args.device)
     wall = time.perf_counter()
-    data = build_data(args, preset, dist)
+    if dist.is_main and args.device == "cpu":
+        print(start_line([r.label for r in rows_plan], seeds, args, preset, dist), flush=True)
+    data = {"gt": build_data(args, preset, dist)}
+    proposals: dict[str, dict[str, Any]] = {}
+    for source in dict.fromkeys(r.boxes for r in rows_plan if r.boxes != "gt"):
+        boxes, proposals[source] = box_file(source, data["gt"].root, args, dist)
+        data[source] = build_data(args, preset, dist, boxes=boxes)
     data_time = time.perf_counter() - wall
-    rows = [run_one(n, s, args, preset, data, dist) for s in seeds for n in names]
+    by_label = {r.label: r for r in rows_plan}
+    rows = []
+    for s in seeds:
+        for r in rows_plan:
+            init = Path(args.init_from) if args.init_from else None
+            if r.init is not None:  # the paper's stage 2: the earlier row's final weights
+                init = args.out / "runs" / f"{by_label[r.init].slug}-seed{s}" / "checkpoint.pt"
+            rows.append(run_one(r, s, args, preset, data[r.boxes], dist, init))
     rows = broadcast_object(rows)
     if dist.is_main:
-        write_results(args, preset, data, rows, dist, data_time, time.perf_counter() - wall)
+        write_results(
+            args, preset, data["gt"], rows, dist, data_time, time.perf_counter() - wall, proposals
+        )
     cleanup_distributed()
     return 0
 
@@ -799,6 +1129,7 @@ def write_results(
     dist: DistInfo,
     data_time: float,
     wall: float,
+    proposals: dict[str, dict[str, Any]] | None = None,
 ) -> None:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -833,19 +1164,15 @@ def write_results(
         gap = summary["i3d_gcn"]["top1"] - summary["i3d"]["top1"]
         n = min(summary["i3d"]["seeds"], summary["i3d_gcn"]["seeds"])
         target = {"i3d_gcn_minus_i3d": gap, "seeds": n, "met": gap >= 3.0 if n >= 3 else None}
+    differences = paired_differences(rows)
+    if differences:
+        note += "\n\n" + differences_table(differences)
+    for source, rec in (proposals or {}).items():
         note += (
-            f"\n\ni3d_gcn - i3d top-1: {gap:+.1f} points (mean over {n} seed(s)); the target is >= +3 "
-            + (
-                f"over 3 seeds: {'met' if gap >= 3.0 else 'NOT met'}."
-                if n >= 3
-                else "over 3 seeds: not tested by this run (run --seeds 3)."
-            )
-        )
-    if "i3d_roi" in summary and "i3d_gcn" in summary:
-        graph_gain = summary["i3d_gcn"]["top1"] - summary["i3d_roi"]["top1"]
-        note += (
-            f"\n\ni3d_gcn - i3d_roi top-1: {graph_gain:+.1f} points: what the graph adds over "
-            "mean-pooling the same RoIAlign nodes."
+            f"\n\n{source} boxes on the validation split (up to 50 per frame, every "
+            f"{'' if rec['every'] == 1 else str(rec['every']) + 'th '}frame): "
+            f"AR@10 {100 * rec['ar10']:.1f}, AR@50 {100 * rec['ar50']:.1f}, "
+            f"AP@0.5 {100 * rec['ap50']:.1f} (%); the models read the top {args.box_top_k}."
         )
     text = f"{header}\n\n{tab}\n\n{note}\n"
     print("\n" + text, flush=True)
@@ -866,6 +1193,8 @@ def write_results(
         "wall_time_s": wall,
         "summary": summary,
         "target": target,
+        "differences": differences,
+        "proposals": proposals or {},
         "paper_ssv1_top1": PAPER_SSV1_TOP1,
         "runs": rows,
     }

@@ -72,8 +72,52 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return tmp, proc.stdout
 
 
+def test_full_preset_plans_every_row_over_three_seeds(bench) -> None:
+    mod = bench("ssv2")
+    args = mod.build_parser().parse_args(["--preset", "full"])
+    rows = mod.plan(args)
+    assert rows == list(mod.FULL_PLAN) and mod.resolve(args) == mod.PRESETS["cpu"]
+    labels = [r.label for r in rows]
+    assert len(set(labels)) == len(labels) and len({r.slug for r in rows}) == len(rows)
+    assert {"i3d", "i3d_nl", "i3d_gcn", "i3d_nl_gcn", "i3d_roi"} <= set(labels)
+    assert {r.boxes for r in rows} == {"gt", "detector", "motion"}
+    stage2 = [r for r in rows if r.init is not None]
+    assert {r.freeze for r in stage2} == {True, False}
+    for r in stage2:  # stage 1 runs first, in the same seed's pass
+        assert labels.index(r.init) < labels.index(r.label)
+    every_pair = {a for pair in mod.PAIRS for a in pair}
+    assert every_pair <= set(labels)  # the paired tests name rows that exist
+    with pytest.raises(SystemExit):
+        mod.plan(mod.build_parser().parse_args(["--preset", "full", "--model", "i3d"]))
+    plain = mod.plan(mod.build_parser().parse_args(["--box-source", "motion"]))
+    assert [r.label for r in plain] == [f"{m} (motion boxes)" for m in mod.TABLE4]
+
+
+def test_paired_differences_against_a_hand_computed_t_test(bench) -> None:
+    mod = bench("ssv2")
+    rows = [
+        {"model": m, "seed": s, "top1": v}
+        for m, vals in {"i3d": (10.0, 20.0, 30.0), "i3d_gcn": (11.0, 22.0, 33.0)}.items()
+        for s, v in enumerate(vals)
+    ]
+    (d,) = mod.paired_differences(rows)
+    assert (d["a"], d["b"], d["seeds"], d["per_seed"]) == ("i3d_gcn", "i3d", [0, 1, 2], [1, 2, 3])
+    # differences 1, 2, 3: mean 2, sd 1, t = 2 / (1 / sqrt 3) = 3.4641 on 2 degrees of freedom;
+    # two-sided p = 1 - t / sqrt(t^2 + 2) for 2 degrees of freedom = 0.07418
+    t = 2 / (1 / 3**0.5)
+    assert d["mean"] == 2.0 and d["std"] == 1.0
+    assert d["p_value"] == pytest.approx(1 - t / (t * t + 2) ** 0.5, rel=1e-9)
+    assert "| i3d_gcn − i3d | +1.0, +2.0, +3.0 (seeds 0, 1, 2) | +2.0 ± 1.0 | 0.074 |" in (
+        mod.differences_table([d])
+    )
+    assert mod.paired_differences(rows[:1] + rows[3:4])[0]["p_value"] is None  # one seed
+
+
 def test_smoke_run_writes_results_and_prints_the_table(smoke: tuple[Path, str]) -> None:
     tmp, stdout = smoke
+    first = stdout.splitlines()[0]  # what runs and how long, before any data work
+    assert first.startswith("ssv2.py: 4 model(s) (i3d, i3d_nl, i3d_gcn, i3d_nl_gcn) x 1 seed(s)")
+    assert "estimated ~" in first and "ms per training clip" in first
     out = tmp / "out"
     res = json.loads((out / "results.json").read_text())
     assert [r["model"] for r in res["runs"]] == ["i3d", "i3d_nl", "i3d_gcn", "i3d_nl_gcn"]
@@ -151,3 +195,28 @@ def test_checkpoint_rebuilds_its_model(smoke: tuple[Path, str]) -> None:
         assert extra["clips"] == {"sampling": "tsn", "stride": 2, "size": 32}  # the smoke preset
         model = build_model(name, len(extra["classes"]), **extra["model_config"])
         model.load_state_dict(ck["model"])  # strict: every tensor has its place
+
+
+def test_motion_box_rows_read_proposals_not_ground_truth(smoke: tuple[Path, str]) -> None:
+    """--box-source motion: boxes proposed once for the whole set, cached, scored, and read."""
+    tmp, _ = smoke
+    cmd = [sys.executable, str(SCRIPT), "--smoke", "--out", str(tmp / "motion"), "--model"]
+    cmd += ["i3d_gcn", "--box-source", "motion", "--cache-dir", str(tmp / "cache")]
+    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    res = json.loads((tmp / "motion" / "results.json").read_text())
+    (run,) = res["runs"]
+    assert (run["model"], run["architecture"], run["boxes"]) == (
+        "i3d_gcn (motion boxes)",
+        "i3d_gcn",
+        "motion",
+    )
+    rec = res["proposals"]["motion"]
+    assert 0.0 <= rec["ar10"] <= rec["ar50"] <= 1.0
+    folder = tmp / "cache" / "boxes"
+    (boxes,) = [p for p in folder.glob("*-motion-*.json") if not p.name.endswith(".recall.json")]
+    assert json.loads(boxes.with_suffix(".recall.json").read_text()) == rec
+    entries = json.loads(boxes.read_text())
+    assert len(entries) == 64  # every video of the smoke set, train and validation
+    assert (tmp / "motion" / "runs" / "i3d_gcn-motion-seed0" / "checkpoint.pt").is_file()
+    assert "motion boxes on the validation split" in proc.stdout
