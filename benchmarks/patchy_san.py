@@ -14,9 +14,16 @@ node plus edge attributes (the paper's k = 10^E). In the same run, on the same f
   iterations 0..h concatenated (their dot product is the WL-subtree kernel), scikit-learn
   ``SVC(kernel="linear")`` with C chosen by a 5-fold grid search inside the training folds.
 
-Model selection never sees the test fold. The neural models hold out a stratified tenth of the
-training fold as validation set, train for a fixed number of epochs, and are scored on the test
-fold at the epoch of highest validation accuracy (ties: lowest validation loss). The receptive fields are built once per dataset and
+Model selection never sees the test fold. A neural model holds out part of the training fold as
+validation set, trains for a fixed number of epochs, and is scored on the test fold at the epoch of
+highest validation accuracy (ties: lowest validation loss). GIN is one model per fold with a
+stratified tenth as validation set. PATCHY-SAN is ``--members`` models per fold (default 5): the
+training fold is split five ways (stratified), member j validates on part j and trains on the
+rest, and the members' test softmax outputs are averaged, so that every training graph serves as
+validation once instead of 17 graphs choosing the epoch (``--members 1``: one model, a tenth held
+out). All PATCHY-SAN models of a cross-validation train at once, stacked under ``torch.func.vmap``.
+``--repeats R`` runs R cross-validations with differently shuffled folds (the paper averages 10),
+every method on the same folds. The receptive fields are built once per dataset and
 cached like any PyG ``pre_transform`` (in ``<root>/<name>/processed_patchy_...``); the default
 root is a temporary folder into which the raw files of ``../shared/data/TUDataset`` are copied
 when that folder is there (otherwise ``TUDataset`` downloads them).

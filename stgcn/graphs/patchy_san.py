@@ -31,8 +31,9 @@ Canonical labeling. The paper uses NAUTY. ``canonical="nauty"`` does too, throug
 vertex per edge, so the labeling is canonical for the attributed graph. The default,
 ``canonical="wl"``, needs nothing: 1-WL colour refinement, started from the prior ranking (and
 vertex attributes) and aggregating (neighbour colour, edge label) pairs, then the **tie rule**:
-while a colour class has several vertices, the first such class (lowest colour) has its vertex of
-lowest index in the input graph individualised, and refinement runs again. Colours are ranks of
+while a colour class has several vertices, the first such class (lowest colour) has its first
+vertex individualised (lowest input index for Algorithm 1; first visited by Algorithm 2 in a
+neighbourhood), and refinement runs again. Colours are ranks of
 sorted signatures, never hash ids, so everything up to the tie rule depends only on the
 isomorphism class of the attributed graph. The tie rule itself is canonical only when every class
 it splits is an orbit of the automorphism group of the coloured graph; 1-WL classes that are not
@@ -194,7 +195,7 @@ def canonical_order(
         if not shared:
             break
         cell = min(shared)
-        chosen = colours.index(cell)  # the tie rule: the lowest input index in the first class
+        chosen = colours.index(cell)  # the tie rule: the first vertex of the first class
         colours = [2 * c + (c == cell and v != chosen) for v, c in enumerate(colours)]
         colours = wl_refine(colours, src, dst, edge_labels)
         ties += 1
