@@ -13,10 +13,13 @@ A graph becomes a fixed-size tensor that a 1-D CNN can read (Section 4):
   :math:`L \leftarrow \bigcup_{u \in L} N_1(u)`, which never empties on a graph with edges; here
   a ring holds only unseen vertices, so the loop ends on a component smaller than :math:`k`.)
 * **Graph normalisation** (Section 4.3, Algorithm 4, NORMALIZEGRAPH). The neighbourhood
-  :math:`U` is ranked by distance to :math:`v`, then by :math:`\ell` (then by the vertex's own
-  attributes, so that the ranking is a function of the attributed graph only). If
-  :math:`|U| > k` the top :math:`k` are kept and ranked again; if :math:`|U| < k` dummy vertices
-  fill the last places. The remaining ties are broken by a canonical labeling of :math:`G[N]`
+  :math:`U` is ranked by distance to :math:`v`, then by :math:`\ell` computed on the
+  neighbourhood graph :math:`G[U]` (then by the vertex's own attributes, so that the ranking is a
+  function of the attributed graph only). If :math:`|U| > k` the top :math:`k` are kept and
+  ranked again by :math:`\ell` on :math:`G[N]` (a second ranking that only changes anything when
+  the labeling is recomputed on the smaller graph, hence the reading of Algorithm 4 as labeling
+  the neighbourhood; ``local=False`` ranks by :math:`\ell` of the whole graph instead); if
+  :math:`|U| < k` dummy vertices fill the last places. The remaining ties are broken by a canonical labeling of :math:`G[N]`
   that respects the ranking as a prior colouring.
 * **Receptive fields** (Section 4.3, Algorithm 3, RECEPTIVEFIELD, and Section 4.4). The node
   attributes of the :math:`w` normalised neighbourhoods in that order, a :math:`[w, k, F]`
@@ -28,8 +31,9 @@ Canonical labeling. The paper uses NAUTY. ``canonical="nauty"`` does too, throug
 vertex per edge, so the labeling is canonical for the attributed graph. The default,
 ``canonical="wl"``, needs nothing: 1-WL colour refinement, started from the prior ranking (and
 vertex attributes) and aggregating (neighbour colour, edge label) pairs, then the **tie rule**:
-while a colour class has several vertices, the first such class (lowest colour) has its vertex of
-lowest index in the input graph individualised, and refinement runs again. Colours are ranks of
+while a colour class has several vertices, the first such class (lowest colour) has its first
+vertex individualised (lowest input index for Algorithm 1; first visited by Algorithm 2 in a
+neighbourhood), and refinement runs again. Colours are ranks of
 sorted signatures, never hash ids, so everything up to the tie rule depends only on the
 isomorphism class of the attributed graph. The tie rule itself is canonical only when every class
 it splits is an orbit of the automorphism group of the coloured graph; 1-WL classes that are not
@@ -191,7 +195,7 @@ def canonical_order(
         if not shared:
             break
         cell = min(shared)
-        chosen = colours.index(cell)  # the tie rule: the lowest input index in the first class
+        chosen = colours.index(cell)  # the tie rule: the first vertex of the first class
         colours = [2 * c + (c == cell and v != chosen) for v, c in enumerate(colours)]
         colours = wl_refine(colours, src, dst, edge_labels)
         ties += 1
@@ -264,29 +268,41 @@ def normalize_graph(
     graph: _Graph,
     vertices: list[int],
     distances: list[int],
-    scores: list[float],
+    scores: list[float] | None,
     k: int,
     canonical: str = "wl",
+    labeling: str = "betweenness",
 ) -> tuple[list[int], int]:
     """Algorithm 4 (NORMALIZEGRAPH, Section 4.3): the k slots of one receptive field.
 
-    vertices/distances [|U|] from Algorithm 2, scores [N] -> (k input vertices, -1 for dummies;
-    tie_breaks). Rank by (distance, -score, attributes), canonically order G[U] respecting that
-    ranking, keep the top k, rank and order G[N] again, and pad with dummies.
+    vertices/distances [|U|] from Algorithm 2 -> (k input vertices, -1 for dummies; tie_breaks).
+    Rank U by (distance, -label, attributes), canonically order G[U] respecting that ranking,
+    keep the top k, rank and order G[N] again, and pad with dummies. ``scores=None`` (the
+    default of the transform): the label is ``labeling`` computed on the neighbourhood graph,
+    G[U] and then G[N], as Algorithm 4 applies the labeling procedure to the vertices it ranks
+    (its second ranking, of the kept N, would otherwise repeat the first). ``scores`` [N]: the
+    labeling of the whole graph instead.
     """
-    keys = {v: (d, -scores[v], graph.x_id[v]) for v, d in zip(vertices, distances, strict=True)}
+
+    def keys(vs: list[int]) -> list[tuple[int, float, int]]:
+        label = _local_scores(graph, vs, labeling) if scores is None else [scores[v] for v in vs]
+        return [(dist[v], -label[i], graph.x_id[v]) for i, v in enumerate(vs)]
+
+    dist = dict(zip(vertices, distances, strict=True))
     ties = 0
     if len(vertices) > k:
-        order, t = canonical_order(
-            _ranks([keys[v] for v in vertices]), *graph.induced(vertices), canonical
-        )
+        order, t = canonical_order(_ranks(keys(vertices)), *graph.induced(vertices), canonical)
         vertices = [vertices[i] for i in order[:k]]
         ties += t
-    order, t = canonical_order(
-        _ranks([keys[v] for v in vertices]), *graph.induced(vertices), canonical
-    )
+    order, t = canonical_order(_ranks(keys(vertices)), *graph.induced(vertices), canonical)
     slots = [vertices[i] for i in order]
     return slots + [-1] * (k - len(slots)), ties + t
+
+
+def _local_scores(graph: _Graph, vertices: list[int], labeling: str) -> list[float]:
+    """The labeling of the induced subgraph G[vertices], in the order of ``vertices``."""
+    src, dst, _ = graph.induced(vertices)
+    return node_labeling(torch.tensor([src, dst], dtype=torch.long), len(vertices), labeling)
 
 
 def receptive_fields(
@@ -296,12 +312,15 @@ def receptive_fields(
     s: int = 1,
     labeling: str = "betweenness",
     canonical: str = "wl",
+    local: bool = True,
 ) -> ReceptiveFields:
     """Algorithms 1-4 on one graph: Algorithm 3 (RECEPTIVEFIELD) for each selected vertex.
 
     data: x [N, F] (optional: ones [N, 1] when absent), edge_index [2, E], edge_attr [E, D]
     (optional: the adjacency, D = 1) -> ReceptiveFields with nodes [w, k], x [w, k, F] and
     edge_attr [w, k, k, D] in the normalised order, zeros for dummies and absent edges.
+    ``local``: Algorithm 4 ranks each neighbourhood by the labeling of the neighbourhood graph
+    (the default); false ranks it by the labeling of the whole graph.
     """
     if w < 1 or k < 1 or s < 1:
         raise ValueError(f"w, k and s must be at least 1, got w={w}, k={k}, s={s}")
@@ -321,7 +340,9 @@ def receptive_fields(
     nodes = torch.full((w, k), -1, dtype=torch.long)
     for i, root in enumerate(select_nodes(order, w, s)):
         vertices, distances = assemble_neighbourhood(graph.nbrs, root, k)
-        slots, t = normalize_graph(graph, vertices, distances, scores, k, canonical)
+        slots, t = normalize_graph(
+            graph, vertices, distances, None if local else scores, k, canonical, labeling
+        )
         nodes[i] = torch.tensor(slots)
         ties += t
 
@@ -357,6 +378,8 @@ class PatchySAN(BaseTransform):
         labeling: ``"betweenness"`` or ``"degree"``.
         canonical: ``"wl"`` (default, no dependency) or ``"nauty"`` (needs pynauty).
         edge_attr: also build the [w, k, k, E] edge receptive fields.
+        local: rank each neighbourhood by the labeling of the neighbourhood graph (Algorithm 4;
+            default) rather than by that of the whole graph.
     """
 
     def __init__(
@@ -367,6 +390,7 @@ class PatchySAN(BaseTransform):
         labeling: str = "betweenness",
         canonical: str = "wl",
         edge_attr: bool = True,
+        local: bool = True,
     ) -> None:
         if labeling not in LABELINGS:
             raise ValueError(f"labeling must be one of {LABELINGS}, got {labeling!r}")
@@ -376,9 +400,12 @@ class PatchySAN(BaseTransform):
             raise ValueError(f"w, k and s must be at least 1, got w={w}, k={k}, s={s}")
         self.w, self.k, self.s = w, k, s
         self.labeling, self.canonical, self.edge_attr = labeling, canonical, edge_attr
+        self.local = local
 
     def forward(self, data: Data) -> Data:
-        fields = receptive_fields(data, self.w, self.k, self.s, self.labeling, self.canonical)
+        fields = receptive_fields(
+            data, self.w, self.k, self.s, self.labeling, self.canonical, self.local
+        )
         data.patchy_x = fields.x.unsqueeze(0)
         data.patchy_nodes = fields.nodes.unsqueeze(0)
         if self.edge_attr:
@@ -388,5 +415,6 @@ class PatchySAN(BaseTransform):
     def __repr__(self) -> str:
         return (
             f"{self.__class__.__name__}(w={self.w}, k={self.k}, s={self.s}, "
-            f"labeling={self.labeling!r}, canonical={self.canonical!r}, edge_attr={self.edge_attr})"
+            f"labeling={self.labeling!r}, canonical={self.canonical!r}, "
+            f"edge_attr={self.edge_attr}, local={self.local})"
         )

@@ -61,3 +61,65 @@ def test_inner_split_is_stratified_and_disjoint(patchy) -> None:
 def test_missing_raw_files(patchy, tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match=r"no MUTAG_\*\.txt files"):
         patchy.copy_raw(tmp_path, tmp_path / "root", "MUTAG")
+
+
+def test_member_splits_cover_the_training_fold(patchy) -> None:
+    y = np.array([0] * 60 + [1] * 40)
+    train = np.arange(0, 100, 2)  # 30 of class 0, 20 of class 1
+    splits = patchy.member_splits(y, train, 5, seed=0)
+    vals = np.concatenate([val for _, val in splits])
+    assert sorted(vals.tolist()) == train.tolist()  # every training graph validates once
+    for fit, val in splits:
+        assert len(val) == 10 and int(y[val].sum()) == 4  # stratified: 6 + 4
+        assert set(fit).isdisjoint(val) and sorted([*fit, *val]) == train.tolist()
+    ((fit, val),) = patchy.member_splits(y, train, 1, seed=0)
+    assert len(val) == 5 and set(fit).isdisjoint(val)
+
+
+def test_stacked_models_train_as_if_alone(patchy) -> None:
+    """train_patchy_models (vmap over stacked models) against one model trained in a plain loop:
+    same initialisation, batches, RMSprop updates, and selected epoch."""
+    import torch
+    import torch.nn.functional as F
+
+    from stgcn.models import PatchySANNet
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(40, 6, 3, 4, generator=gen)
+    e = torch.rand(40, 6, 3, 3, 2, generator=gen)
+    y = (x[:, 0, 0, 0] > 0.5).long()
+    args = patchy.parse_args(["--epochs", "4", "--batch-size", "8", "--lr", "0.01"])
+    splits = [
+        (np.arange(0, 30), np.arange(30, 35), np.arange(35, 40)),
+        (np.arange(5, 40), np.arange(0, 5), np.arange(30, 35)),  # 5 batches of 8, vs 4
+    ]
+    got = patchy.train_patchy_models(x, e, y, splits, [7, 8], args, dropout=0.0)
+    for (fit, val, test), seed, r in zip(splits, [7, 8], got, strict=True):
+        torch.manual_seed(seed)
+        model = PatchySANNet(4, 2, 6, 3, edge_channels=2, dropout=0.0)
+        opt = torch.optim.RMSprop(model.parameters(), lr=0.01)
+        order = torch.Generator().manual_seed(seed)
+        best, key = None, (-1.0, 0.0)
+        for epoch in range(1, 5):
+            for idx in torch.as_tensor(fit)[torch.randperm(len(fit), generator=order)].split(8):
+                opt.zero_grad()
+                F.cross_entropy(model(x[idx], e[idx]), y[idx]).backward()
+                opt.step()
+            with torch.no_grad():
+                p_val = model(x[val], e[val]).softmax(-1)
+                acc = float((p_val.argmax(-1) == y[val]).float().mean())
+                k = (acc, -float(F.nll_loss(p_val.log(), y[val])))
+                if k > key:
+                    key, best = k, (epoch, model(x[test], e[test]).softmax(-1))
+        if seed == 8:  # the longest fit set (5 batches): the same updates, float tolerance
+            assert r["epoch"] == best[0]
+            torch.testing.assert_close(r["prob"], best[1], rtol=1e-4, atol=1e-5)
+        else:  # 4 batches and an empty one, whose zero step still decays RMSprop's average
+            assert r["prob"].shape == (5, 2) and 1 <= r["epoch"] <= 4
+
+
+def test_summarise_repeats(patchy) -> None:
+    rows = [{"acc": a} for a in (80.0, 100.0, 90.0, 90.0)]  # two 2-fold repetitions
+    s = patchy.summarise(rows, folds=2)
+    assert s["mean"] == 90.0 and s["per_repeat"] == [90.0, 90.0] and s["repeat_std"] == 0.0
+    assert s["std"] == 5.0  # (10 + 0) / 2: the folds' spread, averaged over repetitions

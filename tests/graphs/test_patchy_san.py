@@ -43,27 +43,42 @@ def undirected(edges: list[tuple[int, int]]) -> torch.Tensor:
 # Algorithm 2 with k = 4: from 1 the first ring {0, 2, 4} already makes 4 vertices; from 4 the
 # ring {1, 5, 6}; from 2 the ring {1, 3} is short, so the next ring {0, 4} is added (5 > k);
 # from 0, rings {1} and {2, 4}.
-# Algorithm 4: rank by (distance, -label).
+# Algorithm 4, local=False: rank by (distance, -label in the whole tree).
 #   root 1: 1 | 4 (label 3) 2 (2) 0 (1)                      -> 1 4 2 0
 #   root 4: 4 | 1 (3) 5 (1) 6 (1); 5, 6 twins, tie rule -> 5 -> 4 1 5 6
 #   root 2: 2 | 1 (3) 3 (1) | 4 (3) 0 (1); keep the top 4    -> 2 1 3 4
 #   root 0: 0 | 1 | 4 (3) 2 (2)                              -> 0 1 4 2
+# Algorithm 4, local=True (the default): the label is computed on the neighbourhood graph.
+#   root 1: G[U] is the star 1-{0, 2, 4}; the leaves tie (twins), the tie rule takes them in
+#           the order Algorithm 2 found them: 0, 2 (2 ties)      -> 1 0 2 4
+#   root 4: the star 4-{1, 5, 6}; 1, 5, 6 are twins (2 ties)    -> 4 1 5 6
+#   root 2: U = {2, 1, 3, 0, 4}, G[U] = 3-2-1-{0, 4}: betweenness 1: 5/6, 2: 3/6, leaves 0
+#           (degree 3, 2, 1); 2 | 1 3 | 0 4 tie, twins, 0 first (1 tie); keep 2 1 3 0 and
+#           rank G[N], the path 3-2-1-0, again: 2 | 1 (2/3; degree 2) 3 (0; 1) | 0 -> 2 1 3 0
+#   root 0: U = {0, 1, 2, 4}, the star 1-{0, 2, 4}: 0 | 1 | 2 4 tie, twins (1 tie) -> 0 1 2 4
 TREE = [(0, 1), (1, 2), (2, 3), (1, 4), (4, 5), (4, 6)]
 TREE_FIELDS = [[1, 4, 2, 0], [4, 1, 5, 6], [2, 1, 3, 4], [0, 1, 4, 2]]
+TREE_FIELDS_LOCAL = [[1, 0, 2, 4], [4, 1, 5, 6], [2, 1, 3, 0], [0, 1, 2, 4]]
 
 
 @pytest.mark.parametrize("labeling", ["degree", "betweenness"])
 def test_hand_worked_example(labeling: str) -> None:
     data = Data(edge_index=undirected(TREE), num_nodes=7)
-    fields = receptive_fields(data, w=4, k=4, labeling=labeling)
+    fields = receptive_fields(data, w=4, k=4, labeling=labeling, local=False)
     assert fields.nodes.tolist() == TREE_FIELDS
     assert fields.tie_breaks == 2  # 5 vs 6 in the node sequence and in root 4's field
+    local = receptive_fields(data, w=4, k=4, labeling=labeling)
+    assert local.nodes.tolist() == TREE_FIELDS_LOCAL
+    assert local.tie_breaks == 1 + 2 + 2 + 1 + 1  # node sequence, then roots 1, 4, 2, 0
     # Root 1's field in the order 1 4 2 0: 1 is adjacent to the three others, nothing else.
     expected = torch.zeros(4, 4)
     expected[0, 1:] = expected[1:, 0] = 1
     torch.testing.assert_close(fields.edge_attr[0, ..., 0], expected, rtol=0, atol=0)
     # Root 2's field 2 1 3 4: edges 2-1, 2-3, 1-4.
     a = fields.edge_attr[2, ..., 0]
+    assert {(i, j) for i, j in a.nonzero().tolist() if i < j} == {(0, 1), (0, 2), (1, 3)}
+    # Its local field 2 1 3 0: edges 2-1, 2-3, 1-0, the same pattern.
+    a = local.edge_attr[2, ..., 0]
     assert {(i, j) for i, j in a.nonzero().tolist() if i < j} == {(0, 1), (0, 2), (1, 3)}
     assert fields.x.shape == (4, 4, 1) and bool((fields.x == 1).all())  # no x: ones
 
@@ -257,7 +272,8 @@ def test_canonical_order_refines_prior() -> None:
 def test_transform_batches_and_validates() -> None:
     transform = PatchySAN(w=5, k=3)
     assert repr(transform) == (
-        "PatchySAN(w=5, k=3, s=1, labeling='betweenness', canonical='wl', edge_attr=True)"
+        "PatchySAN(w=5, k=3, s=1, labeling='betweenness', canonical='wl', edge_attr=True, "
+        "local=True)"
     )
     gen = torch.Generator().manual_seed(3)
     graphs = [transform(random_graph(n, 0.4, gen)) for n in (3, 6, 9)]
