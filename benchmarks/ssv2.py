@@ -70,7 +70,9 @@ from stgcn.engine import (  # noqa: E402
     seed_everything,
     write_predictions,
 )
+from stgcn.engine.trainer import CHECKPOINT_NAME  # noqa: E402
 from stgcn.extract import parse_views  # noqa: E402  (--views, shared with python -m stgcn.extract)
+from stgcn.io import save_atomic  # noqa: E402
 from stgcn.models import (  # noqa: E402
     ModelConfig,
     build_model,
@@ -100,14 +102,31 @@ class Clips:
 
 
 @dataclass(frozen=True)
+class Pretrain:
+    """The self-supervised stage that runs before the models (:func:`pretrain_backbone`).
+
+    The I3D backbone learns to predict, from the RGB clip, the directional motion energy of the
+    clip's DIS optical flow in every cell of its res2..res5 maps (:class:`stgcn.models.MotionPretext`),
+    on the train split alone: no labels, no boxes. Once per seed, cached under
+    ``<cache-dir>/pretrain/`` by a key of its settings; every model of the run then starts from it
+    (``init_from``), as the paper's models start from a pre-trained I3D. Same batch and schedule
+    as the models (``optim`` with this ``lr``). ``epochs`` 0: off.
+    """
+
+    epochs: int = 0
+    lr: float = 0.05
+
+
+@dataclass(frozen=True)
 class Preset:
     """One configuration: the library's own configs for model, training and optimiser, plus the
-    data. Command-line flags override single fields (:data:`FLAGS`)."""
+    data and the pre-training stage. Command-line flags override single fields (:data:`FLAGS`)."""
 
     model: ModelConfig
     train: TrainConfig
     optim: OptimConfig
     data: Clips
+    pretrain: Pretrain = Pretrain()
 
 
 def with_fields(preset: Preset, changes: Mapping[str, Any]) -> Preset:
@@ -211,6 +230,8 @@ FLAGS = {
     "views": "data.views",
     "synthetic_videos": "data.synthetic_videos",
     "cache_clips": "data.cache_clips",
+    "pretrain_epochs": "pretrain.epochs",
+    "pretrain_lr": "pretrain.lr",
 }
 """Command-line flag (argparse ``dest``) -> the preset field it overrides."""
 
@@ -317,8 +338,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--views multi-view testing, and write per-video predictions",
     )
     g.add_argument(
-        "--init-from", metavar="CKPT", help="initialise weights from a checkpoint (stage 2)"
+        "--init-from",
+        metavar="CKPT",
+        help="initialise weights from a checkpoint (stage 2); skips the pre-training stage",
     )
+    g.add_argument(
+        "--pretrain-epochs",
+        type=int,
+        help="epochs of the self-supervised motion pre-training of the backbone on the train "
+        "split (optical flow as the target; no labels, no boxes), shared by all models of a seed "
+        "and cached (0: off; preset: cpu 0)",
+    )
+    g.add_argument("--pretrain-lr", type=float, help="peak lr of the pre-training (preset: 0.05)")
     g.add_argument(
         "--freeze-backbone",
         action="store_true",
@@ -601,16 +632,98 @@ def build(
     return build_model(name, num_classes, **kwargs)
 
 
+PRETEXT_VERSION = 1
+"""Part of the pre-training cache key: bump it when :class:`stgcn.models.MotionPretext` changes."""
+
+
+def pretrain_backbone(
+    args: argparse.Namespace, preset: Preset, data: Data, dist: DistInfo, seed: int
+) -> Path:
+    """The backbone pre-trained by :class:`stgcn.models.MotionPretext` on ``data.train`` (its
+    clips and their optical flow; the labels and boxes are not read) with ``seed``: trained now
+    (resumably) or found in ``<cache-dir>/pretrain/`` under a key of everything that shapes it.
+    Returns the path of its state dict (I3D's names, no ``fc``) for :func:`stgcn.models.init_from`."""
+    from stgcn.models import MotionPretext
+
+    config = model_arguments(preset)
+    backbone_config = {k: config[k] for k in ("depth", "width", "res5_stride", "frames")}
+    what = [
+        _dataset_signature(data.root),
+        backbone_config,
+        clip_arguments(preset),
+        str(args.inflate_from),
+        asdict(preset.pretrain),
+        preset.train.batch_size,
+        asdict(replace(preset.optim, lr=preset.pretrain.lr)),
+        seed,
+        PRETEXT_VERSION,
+    ]
+    key = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
+    out = args.cache_dir / "pretrain" / f"motion-{key}"
+    weights = out / "backbone.pt"
+    if weights.is_file():
+        if dist.is_main:
+            print(f"pre-trained backbone (seed {seed}) reused: {weights}", flush=True)
+        return weights
+    seed_everything(seed)
+    backbone = build("i3d", len(data.classes), preset, args.inflate_from)
+    pretext = MotionPretext(backbone).to(dist.device)
+    cfg = replace(
+        preset.train,
+        epochs=preset.pretrain.epochs,
+        workers=0 if preset.data.cache_clips else args.workers,
+        seed=seed,
+        amp=args.amp,
+        out_dir=str(out),
+        progress=args.progress,
+    )
+    if dist.is_main:
+        print(
+            f"== motion pre-training of the i3d backbone (seed {seed}): {preset.pretrain.epochs} "
+            f"epochs on {len(data.train)} train clips and their optical flow -> {weights}",
+            flush=True,
+        )
+    resume = out / CHECKPOINT_NAME
+    res = fit(
+        pretext,
+        data.train,
+        None,
+        cfg,
+        replace(preset.optim, lr=preset.pretrain.lr),
+        dist=dist,
+        resume=resume if resume.is_file() else None,
+        loss_fn=lambda output, batch: pretext.loss(output, batch.flow),
+    )
+    if dist.is_main:
+        state = {k: v for k, v in pretext.backbone.state_dict().items() if not k.startswith("fc.")}
+        save_atomic(state, weights)
+        print(
+            f"pre-training done in {res.train_time:.0f} s: normalised error "
+            + " -> ".join(f"{h['train_loss']:.3f}" for h in res.history),
+            flush=True,
+        )
+    barrier()
+    return weights
+
+
 def run_one(
-    name: str, seed: int, args: argparse.Namespace, preset: Preset, data: Data, dist: DistInfo
+    name: str,
+    seed: int,
+    args: argparse.Namespace,
+    preset: Preset,
+    data: Data,
+    dist: DistInfo,
+    pretrained: Path | None = None,
 ) -> dict[str, Any]:
-    """Train (or only evaluate) one model with one seed; returns its row of results."""
+    """Train (or only evaluate) one model with one seed, from ``--init-from`` or the
+    ``pretrained`` backbone when given; returns its row of results."""
     from stgcn.data.ssv2 import collate
 
     run_dir = args.out / "runs" / f"{name}-seed{seed}"
     seed_everything(seed)
     model = build(name, len(data.classes), preset, args.inflate_from).to(dist.device)
-    init = init_from(model, args.init_from, args.freeze_backbone) if args.init_from else None
+    source = args.init_from or pretrained
+    init = init_from(model, source, args.freeze_backbone) if source else None
     params = count_parameters(model)
     gmacs = float("nan")
     if dist.is_main:
@@ -781,9 +894,14 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     dist = init_distributed(args.device)
     wall = time.perf_counter()
-    data = build_data(args, preset, dist)
+    pretraining = bool(preset.pretrain.epochs) and not (args.init_from or args.evaluate)
+    # the pre-training reads the clips' optical flow (its target); the models do not
+    data = build_data(args, preset, dist, FlowData() if pretraining else None)
     data_time = time.perf_counter() - wall
-    rows = [run_one(n, s, args, preset, data, dist) for s in seeds for n in names]
+    pretrained = {s: pretrain_backbone(args, preset, data, dist, s) for s in seeds if pretraining}
+    rows = [
+        run_one(n, s, args, preset, data, dist, pretrained.get(s)) for s in seeds for n in names
+    ]
     rows = broadcast_object(rows)
     if dist.is_main:
         write_results(args, preset, data, rows, dist, data_time, time.perf_counter() - wall)
