@@ -3,7 +3,7 @@ r"""Self-supervised pre-training of a video backbone from optical flow: no label
 :class:`MotionPretext` puts a 1x1x1 convolution on the output of chosen stages of a
 :class:`~stgcn.models.ResNet3D` and trains the backbone, from the RGB clip alone, to predict in every
 cell of each stage's map the *directional motion energy* of the clip's optical flow inside that cell
-(:func:`motion_energy`):
+(:func:`motion_energy`), scaled to unit root mean square over the batch:
 
 .. math::
     E(t, y, x) = \frac{1}{|\Omega_{t,y,x}|} \sum_{(t', y', x') \in \Omega_{t,y,x}}
@@ -11,9 +11,11 @@ cell of each stage's map the *directional motion energy* of the clip's optical f
 
 where :math:`(u, v)` is the flow (x right, y down) and :math:`\Omega_{t,y,x}` the block of clip
 positions that cell covers (an adaptive average pool onto the map's grid). The loss
-(:meth:`MotionPretext.loss`) is, per stage, the normalised squared error of the batch,
-:math:`\lVert \hat E - E \rVert^2 / \lVert E \rVert^2` (1 for a backbone that predicts nothing, 0 for a
-perfect one, whatever the flow's units), averaged over the stages.
+(:meth:`MotionPretext.loss`) is, per stage, the mean squared error against
+:math:`E / \mathrm{rms}_{batch}(E)`, averaged over the stages: 1 for a backbone that predicts
+nothing, 0 for a perfect one, whatever the flow's units. (The scale matters: in the cached clips'
+units, flow / 20 px, a cell's energy is ~0.01, and an unscaled target leaves the heads' first
+outputs, of order 1, hundreds of times too large.)
 
 Why the four rectified components and not the signed flow: a cell where one thing moves right and
 another left has zero mean flow but two clear motions; the rectified means keep both, and they are
@@ -96,9 +98,10 @@ class MotionPretext(nn.Module):
         return [head(maps[s]) for s, head in zip(self.stages, self.heads, strict=True)]
 
     def loss(self, predictions: Sequence[Tensor], flow: Tensor | None) -> Tensor:
-        """Mean over stages of ``||pred - E||^2 / ||E||^2`` over the batch, E =
+        """Mean over stages of the mean squared error between ``pred`` and ``E / rms(E)``, E =
         :func:`motion_energy` of the first flow field (channels 0, 1 of ``flow`` ``[B, 2L, T, H,
-        W]``: the flow from each sampled frame to the next) on the prediction's grid."""
+        W]``: the flow from each sampled frame to the next) on the prediction's grid, its root
+        mean square taken over the whole batch. Equals ``||pred * rms(E) - E||^2 / ||E||^2``."""
         if flow is None:
             raise ValueError(
                 "MotionPretext.loss needs the clips' optical flow (batch.flow is None: read the "
@@ -108,6 +111,6 @@ class MotionPretext(nn.Module):
         terms = []
         for pred in predictions:
             target = motion_energy(flow, pred.shape[2:])
-            err = (pred.float() - target).pow(2).sum()
-            terms.append(err / target.pow(2).sum().clamp_min(1e-12))
+            target = target / target.pow(2).mean().sqrt().clamp_min(1e-12)
+            terms.append(F.mse_loss(pred.float(), target))
         return torch.stack(terms).mean()

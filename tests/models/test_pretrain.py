@@ -54,16 +54,19 @@ def test_pretext_predicts_on_each_stage_grid_and_its_loss_spans_0_to_1() -> None
     assert [tuple(p.shape) for p in preds] == [(2, 4, 2, 8, 8), (2, 4, 2, 2, 2)]
     zeros = [torch.zeros_like(p) for p in preds]
     torch.testing.assert_close(pretext.loss(zeros, flow), torch.tensor(1.0))
-    exact = [motion_energy(flow, p.shape[2:]) for p in preds]
+    energy = [motion_energy(flow, p.shape[2:]) for p in preds]
+    exact = [e / e.pow(2).mean().sqrt() for e in energy]
     torch.testing.assert_close(pretext.loss(exact, flow), torch.tensor(0.0))
     # a stack of L = 2 fields: only the first (channels 0, 1) is the target
     stacked = torch.cat([flow, 100 * torch.randn_like(flow)], 1)
     torch.testing.assert_close(pretext.loss(exact, stacked), torch.tensor(0.0))
-    # the same normalised error in any units
-    scaled = [3.0 * p.detach() for p in preds]
-    torch.testing.assert_close(
-        pretext.loss(scaled, 3.0 * flow), pretext.loss([p.detach() for p in preds], flow)
-    )
+    # the normalised error ||pred * rms(E) - E||^2 / ||E||^2, in any units
+    for pred, e in zip(preds, energy, strict=True):
+        alone = MotionPretext.loss(pretext, [pred.detach()], flow)
+        rms = e.pow(2).mean().sqrt()
+        torch.testing.assert_close(alone, (pred.detach() * rms - e).pow(2).sum() / e.pow(2).sum())
+    fixed = [p.detach() for p in preds]
+    torch.testing.assert_close(pretext.loss(fixed, 3.0 * flow), pretext.loss(fixed, flow))
 
 
 def test_pretext_loss_trains_the_whole_backbone() -> None:
