@@ -115,6 +115,7 @@ class Pretrain:
 
     epochs: int = 0
     lr: float = 0.05
+    summary: bool = True  # also predict the clip's motion on a 4x2x2 grid from the pooled feature
 
 
 @dataclass(frozen=True)
@@ -667,7 +668,8 @@ def pretrain_backbone(
         return weights
     seed_everything(seed)
     backbone = build("i3d", len(data.classes), preset, args.inflate_from)
-    pretext = MotionPretext(backbone).to(dist.device)
+    summary = (4, 2, 2) if preset.pretrain.summary else None
+    pretext = MotionPretext(backbone, summary_grid=summary).to(dist.device)
     cfg = replace(
         preset.train,
         epochs=preset.pretrain.epochs,

@@ -17,6 +17,14 @@ nothing, 0 for a perfect one, whatever the flow's units. (The scale matters: in 
 units, flow / 20 px, a cell's energy is ~0.01, and an unscaled target leaves the heads' first
 outputs, of order 1, hundreds of times too large.)
 
+With ``summary_grid`` (default ``(4, 2, 2)``) a linear layer on the backbone's *global average*
+pooled feature also predicts :math:`E` on that coarse grid of the whole clip (4 time bins x 2 x 2
+quadrants): the time course of where the clip moves which way, the motion statistics that Wang et
+al. (*Self-supervised Spatio-temporal Representation Learning for Videos by Predicting Motion and
+Appearance Statistics*, CVPR 2019) regress from a pooled feature. The per-stage heads shape the maps;
+this one shapes the very vector a global-pooling classifier reads, and with it the order in time,
+which an average over time otherwise loses.
+
 Why the four rectified components and not the signed flow: a cell where one thing moves right and
 another left has zero mean flow but two clear motions; the rectified means keep both, and they are
 non-negative like the ReLU features a global average pool reads.
@@ -72,15 +80,23 @@ class MotionPretext(nn.Module):
         backbone: a :class:`~stgcn.models.ResNet3D` (its ``fc`` is not used).
         stages: 0-based indices of the stages whose maps are read: 0..3 = res2..res5
             (:meth:`ResNet3D.forward_stages`); default all four.
+        summary_grid: ``(t, h, w)`` of the prediction from the global average pooled feature
+            (a ``Linear(C, 4 t h w)``); None: none.
 
     Shapes: ``forward(clip [B, 3, T, H, W])`` -> one prediction ``[B, 4, T_i, H_i, W_i]`` per
-    stage, the grid of that stage's map; ``loss(predictions, flow [B, 2L, T, H, W])`` -> scalar.
+    stage, the grid of that stage's map, then ``[B, 4, t, h, w]`` from the pooled feature;
+    ``loss(predictions, flow [B, 2L, T, H, W])`` -> scalar.
     """
 
     takes_graph = False
     """It reads the RGB clip only (the flow is the target, given to :meth:`loss`)."""
 
-    def __init__(self, backbone: ResNet3D, stages: Sequence[int] = (0, 1, 2, 3)) -> None:
+    def __init__(
+        self,
+        backbone: ResNet3D,
+        stages: Sequence[int] = (0, 1, 2, 3),
+        summary_grid: Sequence[int] | None = (4, 2, 2),
+    ) -> None:
         super().__init__()
         if not stages or any(not 0 <= s < 4 for s in stages) or len(set(stages)) != len(stages):
             raise ValueError(
@@ -91,11 +107,26 @@ class MotionPretext(nn.Module):
         self.heads = nn.ModuleList(
             nn.Conv3d(backbone.stage_channels[s], MOTION_CHANNELS, kernel_size=1) for s in stages
         )
+        self.summary_grid = tuple(summary_grid) if summary_grid else None
+        self.summary = None
+        if self.summary_grid is not None:
+            if len(self.summary_grid) != 3 or min(self.summary_grid) < 1:
+                raise ValueError(
+                    f"MotionPretext: summary_grid must be (t, h, w), got {summary_grid}"
+                )
+            cells = (
+                MOTION_CHANNELS * self.summary_grid[0] * self.summary_grid[1] * self.summary_grid[2]
+            )
+            self.summary = nn.Linear(backbone.out_channels, cells)
 
     def forward(self, clip: Tensor, graph: object | None = None) -> list[Tensor]:
         """Clip ``[B, 3, T, H, W]`` -> the motion-energy predictions, one per stage."""
         maps = self.backbone.forward_stages(clip)
-        return [head(maps[s]) for s, head in zip(self.stages, self.heads, strict=True)]
+        out = [head(maps[s]) for s, head in zip(self.stages, self.heads, strict=True)]
+        if self.summary is not None:
+            pooled = self.backbone.pool(maps[-1])
+            out.append(self.summary(pooled).view(-1, MOTION_CHANNELS, *self.summary_grid))
+        return out
 
     def loss(self, predictions: Sequence[Tensor], flow: Tensor | None) -> Tensor:
         """Mean over stages of the mean squared error between ``pred`` and ``E / rms(E)``, E =

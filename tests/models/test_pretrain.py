@@ -48,10 +48,10 @@ def test_forward_stages_ends_in_forward_features() -> None:
 
 def test_pretext_predicts_on_each_stage_grid_and_its_loss_spans_0_to_1() -> None:
     torch.manual_seed(0)
-    pretext = MotionPretext(build_model("i3d", 5, **SMALL), stages=(0, 3))
+    pretext = MotionPretext(build_model("i3d", 5, **SMALL), stages=(0, 3), summary_grid=(3, 2, 1))
     clip, flow = torch.randn(2, 3, 4, 32, 32), torch.randn(2, 2, 4, 32, 32)
     preds = pretext(clip)
-    assert [tuple(p.shape) for p in preds] == [(2, 4, 2, 8, 8), (2, 4, 2, 2, 2)]
+    assert [tuple(p.shape) for p in preds] == [(2, 4, 2, 8, 8), (2, 4, 2, 2, 2), (2, 4, 3, 2, 1)]
     zeros = [torch.zeros_like(p) for p in preds]
     torch.testing.assert_close(pretext.loss(zeros, flow), torch.tensor(1.0))
     energy = [motion_energy(flow, p.shape[2:]) for p in preds]
@@ -67,6 +67,19 @@ def test_pretext_predicts_on_each_stage_grid_and_its_loss_spans_0_to_1() -> None
         torch.testing.assert_close(alone, (pred.detach() * rms - e).pow(2).sum() / e.pow(2).sum())
     fixed = [p.detach() for p in preds]
     torch.testing.assert_close(pretext.loss(fixed, 3.0 * flow), pretext.loss(fixed, flow))
+
+
+def test_summary_head_reads_the_global_average_pooled_feature() -> None:
+    torch.manual_seed(0)
+    backbone = build_model("i3d", 5, **SMALL).eval()
+    pretext = MotionPretext(backbone, stages=(3,), summary_grid=(2, 2, 2)).eval()
+    clip = torch.randn(2, 3, 4, 32, 32)
+    pooled = backbone.forward_features(clip).mean((2, 3, 4))  # what i3d's fc reads
+    want = (pooled @ pretext.summary.weight.T + pretext.summary.bias).view(2, 4, 2, 2, 2)
+    torch.testing.assert_close(pretext(clip)[-1], want)
+    assert len(MotionPretext(backbone, stages=(3,), summary_grid=None)(clip)) == 1
+    with pytest.raises(ValueError, match="summary_grid"):
+        MotionPretext(backbone, summary_grid=(2, 2))
 
 
 def test_pretext_loss_trains_the_whole_backbone() -> None:
