@@ -1,9 +1,12 @@
 """Train and evaluate the paper's Table 4 rows (I3D, I3D+NL, I3D+GCN, I3D+NL+GCN) on SSv2-format data.
 
 With no arguments it generates (or reuses) a synthetic Something-Something v2 set in a cache folder
-(1,500 train / 300 validation videos in the official layout, with Something-Else boxes), decodes every
-clip once into a cache, trains and evaluates the four models with the same budget and seed in a
-CPU-sized configuration, and prints a table with the paper's SSv1 numbers beside it. Outputs go to
+(1,500 train / 300 validation videos in the official layout, with Something-Else boxes), extracts
+their optical flow (DIS) and decodes every clip once into a cache, pre-trains the I3D backbone on the
+train split to predict the flow's motion from the RGB (self-supervised: no labels, no boxes;
+:class:`stgcn.models.MotionPretext`, once per seed, cached), trains and evaluates the four models from
+it with the same budget and seed in a CPU-sized configuration, and prints a table with the paper's
+SSv1 numbers beside it. ``--pretrain-epochs 0`` trains them from random weights instead. Outputs go to
 ``--out``: ``results.json``, ``results.md``, ``curves.png``, ``confusion_<model>.png``, and per run
 (``runs/<model>-seed<k>/``) the checkpoint and the per-video predictions. ``--evaluate`` writes
 ``eval-results.*``, ``eval-confusion_<model>.png`` and ``eval-predictions.csv`` instead.
@@ -139,16 +142,19 @@ def with_fields(preset: Preset, changes: Mapping[str, Any]) -> Preset:
     return replace(preset, **{s: replace(getattr(preset, s), **kw) for s, kw in sections.items()})
 
 
-# The default run: 4 models x this budget must fit in 15 minutes on 2 CPU cores. Measured on a
-# 2-core AMD EPYC with a fresh cache: generation 32 s, decoding 19 s, ~15 s per epoch per model,
-# 10 min in all. 96 px is the synthetic frames' own height (no upsampling).
+# The default run: 4 models x this budget must fit in 15 minutes on 2 CPU cores, install included,
+# with or without AVX-512. 48 px (0.117 GMACs/clip against 0.468 at 96 px) and 6 epochs, after a
+# shared 6-epoch motion pre-training of the backbone on the train split (its DIS flow extracted
+# once, cached): 4 x 6 + 6 = 30 epochs of 0.117 GMACs, 3.5 GMAC-epochs per clip against 15.0 for
+# the earlier 8 epochs of the four models at 96 px. lr 0.01: at 0.05 the global-pooling I3D
+# collapses even from the pre-trained backbone (docs/baseline-diagnosis.md, section 8).
 CPU = Preset(
     model=ModelConfig(
         depth=18, width=16, res5_stride=1, frames=8, region_channels=64, gcn_layers=2
     ),
-    train=TrainConfig(epochs=8, batch_size=8),
+    train=TrainConfig(epochs=6, batch_size=8),
     optim=OptimConfig(
-        lr=0.05,
+        lr=0.01,
         momentum=0.9,
         weight_decay=1e-4,
         schedule="cosine",
@@ -158,12 +164,13 @@ CPU = Preset(
     data=Clips(
         sampling="tsn",
         stride=2,
-        size=96,
+        size=48,
         views=(1, 1),
         synthetic_videos=1875,  # 80 / 16 / 4 %: 1,500 train, 300 validation, 75 test
         synthetic_size=(96, 128),
         cache_clips=True,
     ),
+    pretrain=Pretrain(epochs=6, lr=0.05),
 )
 PRESETS = {
     "cpu": CPU,
@@ -180,6 +187,7 @@ PRESETS = {
             "data.size": 32,
             "data.synthetic_videos": 64,
             "data.synthetic_size": (32, 48),
+            "pretrain.epochs": 1,
         },
     ),
     # The paper: ResNet-50 I3D, 32 frames at stride 2, 224 px, res5 stride 1, 512-d graph, 3 GCN
