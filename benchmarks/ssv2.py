@@ -287,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     g = p.add_argument_group("training (the seed's two-stream script conventions)")
-    g.add_argument("--epochs", type=int, help="number of epochs (preset: cpu 8, smoke 1, paper 30)")
+    g.add_argument("--epochs", type=int, help="number of epochs (preset: cpu 6, smoke 1, paper 30)")
     g.add_argument(
         "-b",
         "--batch-size",
@@ -299,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--learning-rate",
         type=float,
         dest="lr",
-        help="peak learning rate (preset: cpu 0.05, paper 0.02)",
+        help="peak learning rate (preset: cpu 0.01, paper 0.02)",
     )
     g.add_argument(
         "--wd",
@@ -356,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="epochs of the self-supervised motion pre-training of the backbone on the train "
         "split (optical flow as the target; no labels, no boxes), shared by all models of a seed "
-        "and cached (0: off; preset: cpu 0)",
+        "and cached (0: off; preset: cpu 6, smoke 1, paper 0)",
     )
     g.add_argument("--pretrain-lr", type=float, help="peak lr of the pre-training (preset: 0.05)")
     g.add_argument(
@@ -388,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="Something-Else box JSON file(s): the four parts or one merged",
     )
     g.add_argument("--frames", type=int, help="frames per clip (preset: cpu 8, paper 32)")
-    g.add_argument("--size", type=int, help="crop size in pixels (preset: cpu 96, paper 224)")
+    g.add_argument("--size", type=int, help="crop size in pixels (preset: cpu 48, paper 224)")
     g.add_argument(
         "--sampling",
         choices=("tsn", "uniform", "dense"),
