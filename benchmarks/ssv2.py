@@ -1,9 +1,12 @@
 """Train and evaluate the paper's Table 4 rows (I3D, I3D+NL, I3D+GCN, I3D+NL+GCN) on SSv2-format data.
 
 With no arguments it generates (or reuses) a synthetic Something-Something v2 set in a cache folder
-(1,500 train / 300 validation videos in the official layout, with Something-Else boxes), decodes every
-clip once into a cache, trains and evaluates the four models with the same budget and seed in a
-CPU-sized configuration, and prints a table with the paper's SSv1 numbers beside it. Outputs go to
+(1,500 train / 300 validation videos in the official layout, with Something-Else boxes), extracts
+their optical flow (DIS) and decodes every clip once into a cache, pre-trains the I3D backbone on the
+train split to predict the flow's motion from the RGB (self-supervised: no labels, no boxes;
+:class:`stgcn.models.MotionPretext`, once per seed, cached), trains and evaluates the four models from
+it with the same budget and seed in a CPU-sized configuration, and prints a table with the paper's
+SSv1 numbers beside it. ``--pretrain-epochs 0`` trains them from random weights instead. Outputs go to
 ``--out``: ``results.json``, ``results.md``, ``curves.png``, ``confusion_<model>.png``, and per run
 (``runs/<model>-seed<k>/``) the checkpoint and the per-video predictions. ``--evaluate`` writes
 ``eval-results.*``, ``eval-confusion_<model>.png`` and ``eval-predictions.csv`` instead.
@@ -81,7 +84,9 @@ from stgcn.engine import (  # noqa: E402
     seed_everything,
     write_predictions,
 )
+from stgcn.engine.trainer import CHECKPOINT_NAME  # noqa: E402
 from stgcn.extract import parse_views  # noqa: E402  (--views, shared with python -m stgcn.extract)
+from stgcn.io import save_atomic  # noqa: E402
 from stgcn.models import (  # noqa: E402
     ModelConfig,
     build_model,
@@ -179,14 +184,32 @@ class Clips:
 
 
 @dataclass(frozen=True)
+class Pretrain:
+    """The self-supervised stage that runs before the models (:func:`pretrain_backbone`).
+
+    The I3D backbone learns to predict, from the RGB clip, the directional motion energy of the
+    clip's DIS optical flow in every cell of its res2..res5 maps (:class:`stgcn.models.MotionPretext`),
+    on the train split alone: no labels, no boxes. Once per seed, cached under
+    ``<cache-dir>/pretrain/`` by a key of its settings; every model of the run then starts from it
+    (``init_from``), as the paper's models start from a pre-trained I3D. Same batch and schedule
+    as the models (``optim`` with this ``lr``). ``epochs`` 0: off.
+    """
+
+    epochs: int = 0
+    lr: float = 0.05
+    summary: bool = True  # also predict the clip's motion on a 4x2x2 grid from the pooled feature
+
+
+@dataclass(frozen=True)
 class Preset:
     """One configuration: the library's own configs for model, training and optimiser, plus the
-    data. Command-line flags override single fields (:data:`FLAGS`)."""
+    data and the pre-training stage. Command-line flags override single fields (:data:`FLAGS`)."""
 
     model: ModelConfig
     train: TrainConfig
     optim: OptimConfig
     data: Clips
+    pretrain: Pretrain = Pretrain()
 
 
 def with_fields(preset: Preset, changes: Mapping[str, Any]) -> Preset:
@@ -198,16 +221,19 @@ def with_fields(preset: Preset, changes: Mapping[str, Any]) -> Preset:
     return replace(preset, **{s: replace(getattr(preset, s), **kw) for s, kw in sections.items()})
 
 
-# The default run: 4 models x this budget must fit in 15 minutes on 2 CPU cores. Measured on a
-# 2-core AMD EPYC with a fresh cache: generation 32 s, decoding 19 s, ~15 s per epoch per model,
-# 10 min in all. 96 px is the synthetic frames' own height (no upsampling).
+# The default run: 4 models x this budget must fit in 15 minutes on 2 CPU cores, install included,
+# with or without AVX-512. 48 px (0.117 GMACs/clip against 0.468 at 96 px) and 6 epochs, after a
+# shared 6-epoch motion pre-training of the backbone on the train split (its DIS flow extracted
+# once, cached): 4 x 6 + 6 = 30 epochs of 0.117 GMACs, 3.5 GMAC-epochs per clip against 15.0 for
+# the earlier 8 epochs of the four models at 96 px. lr 0.01: at 0.05 the global-pooling I3D
+# collapses even from the pre-trained backbone (docs/baseline-diagnosis.md, section 8).
 CPU = Preset(
     model=ModelConfig(
         depth=18, width=16, res5_stride=1, frames=8, region_channels=64, gcn_layers=2
     ),
-    train=TrainConfig(epochs=8, batch_size=8),
+    train=TrainConfig(epochs=6, batch_size=8),
     optim=OptimConfig(
-        lr=0.05,
+        lr=0.01,
         momentum=0.9,
         weight_decay=1e-4,
         schedule="cosine",
@@ -217,12 +243,13 @@ CPU = Preset(
     data=Clips(
         sampling="tsn",
         stride=2,
-        size=96,
+        size=48,
         views=(1, 1),
         synthetic_videos=1875,  # 80 / 16 / 4 %: 1,500 train, 300 validation, 75 test
         synthetic_size=(96, 128),
         cache_clips=True,
     ),
+    pretrain=Pretrain(epochs=6, lr=0.05),
 )
 PRESETS = {
     "cpu": CPU,
@@ -241,6 +268,7 @@ PRESETS = {
             "data.size": 32,
             "data.synthetic_videos": 64,
             "data.synthetic_size": (32, 48),
+            "pretrain.epochs": 1,
         },
     ),
     # The paper: ResNet-50 I3D, 32 frames at stride 2, 224 px, res5 stride 1, 512-d graph, 3 GCN
@@ -292,6 +320,8 @@ FLAGS = {
     "views": "data.views",
     "synthetic_videos": "data.synthetic_videos",
     "cache_clips": "data.cache_clips",
+    "pretrain_epochs": "pretrain.epochs",
+    "pretrain_lr": "pretrain.lr",
 }
 """Command-line flag (argparse ``dest``) -> the preset field it overrides."""
 
@@ -361,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     g = p.add_argument_group("training (the seed's two-stream script conventions)")
-    g.add_argument("--epochs", type=int, help="number of epochs (preset: cpu 8, smoke 1, paper 30)")
+    g.add_argument("--epochs", type=int, help="number of epochs (preset: cpu 6, smoke 1, paper 30)")
     g.add_argument(
         "-b",
         "--batch-size",
@@ -373,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--learning-rate",
         type=float,
         dest="lr",
-        help="peak learning rate (preset: cpu 0.05, paper 0.02)",
+        help="peak learning rate (preset: cpu 0.01, paper 0.02)",
     )
     g.add_argument(
         "--wd",
@@ -421,8 +451,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--views multi-view testing, and write per-video predictions",
     )
     g.add_argument(
-        "--init-from", metavar="CKPT", help="initialise weights from a checkpoint (stage 2)"
+        "--init-from",
+        metavar="CKPT",
+        help="initialise weights from a checkpoint (stage 2); skips the pre-training stage",
     )
+    g.add_argument(
+        "--pretrain-epochs",
+        type=int,
+        help="epochs of the self-supervised motion pre-training of the backbone on the train "
+        "split (optical flow as the target; no labels, no boxes), shared by all models of a seed "
+        "and cached (0: off; preset: cpu 6, smoke 1, paper 0)",
+    )
+    g.add_argument("--pretrain-lr", type=float, help="peak lr of the pre-training (preset: 0.05)")
     g.add_argument(
         "--freeze-backbone",
         action="store_true",
@@ -452,7 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="Something-Else box JSON file(s): the four parts or one merged",
     )
     g.add_argument("--frames", type=int, help="frames per clip (preset: cpu 8, paper 32)")
-    g.add_argument("--size", type=int, help="crop size in pixels (preset: cpu 96, paper 224)")
+    g.add_argument("--size", type=int, help="crop size in pixels (preset: cpu 48, paper 224)")
     g.add_argument(
         "--sampling",
         choices=("tsn", "uniform", "dense"),
@@ -788,6 +828,81 @@ def build(
     return build_model(name, num_classes, **kwargs)
 
 
+PRETEXT_VERSION = 1
+"""Part of the pre-training cache key: bump it when :class:`stgcn.models.MotionPretext` changes."""
+
+
+def pretrain_backbone(
+    args: argparse.Namespace, preset: Preset, data: Data, dist: DistInfo, seed: int
+) -> Path:
+    """The backbone pre-trained by :class:`stgcn.models.MotionPretext` on ``data.train`` (its
+    clips and their optical flow; the labels and boxes are not read) with ``seed``: trained now
+    (resumably) or found in ``<cache-dir>/pretrain/`` under a key of everything that shapes it.
+    Returns the path of its state dict (I3D's names, no ``fc``) for :func:`stgcn.models.init_from`."""
+    from stgcn.models import MotionPretext
+
+    config = model_arguments(preset)
+    backbone_config = {k: config[k] for k in ("depth", "width", "res5_stride", "frames")}
+    what = [
+        _dataset_signature(data.root),
+        backbone_config,
+        clip_arguments(preset),
+        str(args.inflate_from),
+        asdict(preset.pretrain),
+        preset.train.batch_size,
+        asdict(replace(preset.optim, lr=preset.pretrain.lr)),
+        seed,
+        PRETEXT_VERSION,
+    ]
+    key = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
+    out = args.cache_dir / "pretrain" / f"motion-{key}"
+    weights = out / "backbone.pt"
+    if weights.is_file():
+        if dist.is_main:
+            print(f"pre-trained backbone (seed {seed}) reused: {weights}", flush=True)
+        return weights
+    seed_everything(seed)
+    backbone = build("i3d", len(data.classes), preset, args.inflate_from)
+    summary = (4, 2, 2) if preset.pretrain.summary else None
+    pretext = MotionPretext(backbone, summary_grid=summary).to(dist.device)
+    cfg = replace(
+        preset.train,
+        epochs=preset.pretrain.epochs,
+        workers=0 if preset.data.cache_clips else args.workers,
+        seed=seed,
+        amp=args.amp,
+        out_dir=str(out),
+        progress=args.progress,
+    )
+    if dist.is_main:
+        print(
+            f"== motion pre-training of the i3d backbone (seed {seed}): {preset.pretrain.epochs} "
+            f"epochs on {len(data.train)} train clips and their optical flow -> {weights}",
+            flush=True,
+        )
+    resume = out / CHECKPOINT_NAME
+    res = fit(
+        pretext,
+        data.train,
+        None,
+        cfg,
+        replace(preset.optim, lr=preset.pretrain.lr),
+        dist=dist,
+        resume=resume if resume.is_file() else None,
+        loss_fn=lambda output, batch: pretext.loss(output, batch.flow),
+    )
+    if dist.is_main:
+        state = {k: v for k, v in pretext.backbone.state_dict().items() if not k.startswith("fc.")}
+        save_atomic(state, weights)
+        print(
+            f"pre-training done in {res.train_time:.0f} s: normalised error "
+            + " -> ".join(f"{h['train_loss']:.3f}" for h in res.history),
+            flush=True,
+        )
+    barrier()
+    return weights
+
+
 def run_one(
     row: Row,
     seed: int,
@@ -798,7 +913,8 @@ def run_one(
     init_path: Path | None = None,
 ) -> dict[str, Any]:
     """Train (or only evaluate) one row with one seed; returns its results. ``init_path``: the
-    checkpoint that initialises it (``row.freeze``: backbone frozen)."""
+    checkpoint that initialises it (``--init-from``, the pre-trained backbone, or a stage-2 row's
+    stage-1 checkpoint; ``row.freeze``: backbone frozen)."""
     from stgcn.data.ssv2 import collate
 
     name = row.model
@@ -1098,18 +1214,23 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter()
     if dist.is_main and args.device == "cpu":
         print(start_line([r.label for r in rows_plan], seeds, args, preset, dist), flush=True)
-    data = {"gt": build_data(args, preset, dist)}
+    pretraining = bool(preset.pretrain.epochs) and not (args.init_from or args.evaluate)
+    # the pre-training reads the clips' optical flow (its target); the models do not
+    data = {"gt": build_data(args, preset, dist, FlowData() if pretraining else None)}
     proposals: dict[str, dict[str, Any]] = {}
     for source in dict.fromkeys(r.boxes for r in rows_plan if r.boxes != "gt"):
         boxes, proposals[source] = box_file(source, data["gt"].root, args, dist)
         data[source] = build_data(args, preset, dist, boxes=boxes)
     data_time = time.perf_counter() - wall
+    pretrained = {
+        s: pretrain_backbone(args, preset, data["gt"], dist, s) for s in seeds if pretraining
+    }
     by_label = {r.label: r for r in rows_plan}
     rows = []
     for s in seeds:
         for r in rows_plan:
-            init = Path(args.init_from) if args.init_from else None
-            if r.init is not None:  # the paper's stage 2: the earlier row's final weights
+            init = Path(args.init_from) if args.init_from else pretrained.get(s)
+            if r.init is not None:  # the paper's stage 2: the stage-1 row's final weights
                 init = args.out / "runs" / f"{by_label[r.init].slug}-seed{s}" / "checkpoint.pt"
             rows.append(run_one(r, s, args, preset, data[r.boxes], dist, init))
     rows = broadcast_object(rows)

@@ -142,6 +142,7 @@ def fit(
     resume: str | os.PathLike | None = None,
     start_epoch: int = 0,
     extra_state: Mapping[str, Any] | None = None,
+    loss_fn: Callable[[Any, Any], Tensor] | None = None,
 ) -> FitResult:
     """Train ``model`` for ``cfg.epochs`` epochs, evaluating on ``val_set`` and checkpointing.
 
@@ -156,6 +157,11 @@ def fit(
         start_epoch: without ``resume``, start at this epoch (the schedule is advanced to it).
         extra_state: plain data (dicts, lists, strings, numbers, tensors) stored in every
             checkpoint under ``"extra"``, e.g. how to rebuild the model.
+        loss_fn: ``loss_fn(output, batch) -> scalar``, the training loss of a batch from the
+            model's output (whatever it returns) and the collated batch; default
+            :func:`classification_loss` of the logits against ``batch.label``. With it, the
+            history has no ``train_top1`` (the output need not be logits): a self-supervised
+            objective such as :class:`stgcn.models.MotionPretext` (its ``val_set`` is None).
 
     Returns:
         :class:`FitResult` (identical on every process).
@@ -170,6 +176,7 @@ def fit(
         collate_fn,
         class_groups,
         extra_state,
+        loss_fn,
     )
     if resume is not None:
         run.restore(resume)
@@ -205,6 +212,7 @@ class _Run:
         collate_fn: Callable | None,
         class_groups: Mapping[str, Sequence[int]] | None,
         extra_state: Mapping[str, Any] | None,
+        loss_fn: Callable[[Any, Any], Tensor] | None = None,
     ) -> None:
         world = dist.world_size
         if cfg.batch_size % world:
@@ -221,6 +229,7 @@ class _Run:
         self.collate_fn = collate_fn or default_collate()
         self.class_groups = class_groups
         self.extra_state = dict(extra_state or {})
+        self.loss_fn = loss_fn
         self.local_bs = cfg.batch_size // world
 
         net = model
@@ -349,8 +358,11 @@ class _Run:
             self.sums[3] += num_skipped
             return None, 0
         with autocast(device, self.cfg.amp):
-            logits = self.net(*model_inputs(self.net, batch, device))
-            loss = classification_loss(logits.float(), label, self.cfg.label_smoothing)
+            output = self.net(*model_inputs(self.net, batch, device))
+            if self.loss_fn is None:
+                loss = classification_loss(output.float(), label, self.cfg.label_smoothing)
+            else:
+                loss = self.loss_fn(output, batch)
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"loss is {loss.item()} at epoch {epoch} step {step} (videos {list(batch.video_id)})"
@@ -363,8 +375,10 @@ class _Run:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
-        last = logits[:, -1] if logits.dim() == 3 else logits  # per-step outputs: the last step
-        correct = topk_correct(last.detach().float(), label, (1,))[1]
+        correct = 0
+        if self.loss_fn is None:
+            last = output[:, -1] if output.dim() == 3 else output  # per-step: the last step
+            correct = topk_correct(last.detach().float(), label, (1,))[1]
         self.sums += torch.tensor([loss.item() * n, correct, n, num_skipped], dtype=torch.float64)
         return loss.item(), n
 
@@ -380,6 +394,8 @@ class _Run:
             "train_time": self.result.train_time,
             "skipped": int(total[3]),
         }
+        if self.loss_fn is not None:  # the output was not logits: no accuracy to report
+            del entry["train_top1"]
         last = epoch + 1 == cfg.epochs
         due = last or (cfg.eval_every and (epoch + 1) % cfg.eval_every == 0)
         if self.val_set is not None and due:

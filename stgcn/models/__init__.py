@@ -10,6 +10,7 @@ What users import::
     from stgcn.models import TwoStream, fuse_scores                    # late fusion of two streams
     from stgcn.models import CNNLSTM, C3D, FusedTwoStream               # the I3D paper's others
     from stgcn.models import KipfGCN                                   # Kipf & Welling's node classifier
+    from stgcn.models import MotionPretext, motion_energy              # self-supervised pre-training on flow
 
 Every model has a ``takes_graph`` class attribute: whether ``forward(clip, graph)`` needs the
 region graph; a model reading optical flow also has ``modality`` ("flow", or ``("rgb", "flow")``
@@ -29,6 +30,7 @@ from stgcn.models.inflate import (
 )
 from stgcn.models.kipf_gcn import KipfGCN
 from stgcn.models.patchy_san import PatchySANNet
+from stgcn.models.pretrain import MOTION_CHANNELS, MotionPretext, motion_energy
 from stgcn.models.region import RegionFeatures, feature_frames, node_batch, roi_features
 from stgcn.models.resnet3d import (
     I3D_TEMPORAL_KERNELS,
@@ -58,6 +60,7 @@ __all__ = [
     "GLOBAL_FEATURES",
     "I3D_TEMPORAL_KERNELS",
     "MODELS",
+    "MOTION_CHANNELS",
     "NONLOCAL_POSITIONS",
     "STRG",
     "STRGHead",
@@ -69,6 +72,7 @@ __all__ = [
     "InflationReport",
     "KipfGCN",
     "ModelConfig",
+    "MotionPretext",
     "PatchySANNet",
     "RegionFeatures",
     "ResNet3D",
@@ -92,6 +96,7 @@ __all__ = [
     "inflate_2d_weights",
     "init_from",
     "inflate_kernel",
+    "motion_energy",
     "node_batch",
     "resnet_conv_map",
     "roi_features",

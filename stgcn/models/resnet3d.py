@@ -211,7 +211,8 @@ class ResNet3D(nn.Module):
 
     Shapes: clip [B, in_channels, T, H, W] -> :meth:`forward_features` [B, C, T/2, H/16 or H/32,
     ...] -> :meth:`forward` [B, num_classes]. ``feature_stride`` and ``temporal_stride`` give the
-    strides of the feature map with respect to the input clip; ``out_channels`` is C.
+    strides of the feature map with respect to the input clip; ``out_channels`` is C;
+    ``stage_channels`` the channels of res2..res5 (:meth:`forward_stages`).
     """
 
     takes_graph = False
@@ -278,7 +279,8 @@ class ResNet3D(nn.Module):
                 zip(layers, temporal_kernels, nonlocal_positions, strict=True)
             )
         )
-        self.out_channels = width * 8 * block.expansion
+        self.stage_channels = tuple(width * 2**i * block.expansion for i in range(4))
+        self.out_channels = self.stage_channels[-1]
         self.feature_stride = 16 * res5_stride
         self.temporal_stride = 2 if temporal_pool else 1
         self.avgpool = nn.AdaptiveAvgPool3d(1)
@@ -358,6 +360,14 @@ class ResNet3D(nn.Module):
         T' = T // ``temporal_stride``; H' = H / ``feature_stride`` when H is a multiple of 32.
         With ``channels_last`` the clip is converted here and the map comes out channels-last.
         """
+        return self.forward_stages(clip)[-1]
+
+    def forward_stages(self, clip: Tensor) -> list[Tensor]:
+        """Clip [B, in_channels, T, H, W] -> the output of every stage, res2..res5 (``layer1``
+        after the temporal pool, ``layer2``, ``layer3``, ``layer4``): ``[B, width * 2**i *
+        expansion, T', H / 2**(i+2), W / 2**(i+2)]`` for stage i (res5: its ``res5_stride``).
+        What a dense objective on intermediate maps reads (:class:`stgcn.models.MotionPretext`).
+        """
         if clip.dim() != 5 or clip.shape[1] != self.in_channels:
             raise ValueError(
                 f"ResNet3D: expected a clip [B, {self.in_channels}, T, H, W], "
@@ -370,10 +380,10 @@ class ResNet3D(nn.Module):
             )
         if self.channels_last:
             clip = clip.contiguous(memory_format=torch.channels_last_3d)
-        x = self.temporal_pool(self.layer1(self.stem(clip)))
-        x = self.layer2(x)
-        x = self.layer3(x)
-        return self.layer4(x)
+        stages = [self.temporal_pool(self.layer1(self.stem(clip)))]
+        for layer in (self.layer2, self.layer3, self.layer4):
+            stages.append(layer(stages[-1]))
+        return stages
 
     def pool(self, features: Tensor) -> Tensor:
         """Feature map [B, C, T', H', W'] -> global average [B, C]."""

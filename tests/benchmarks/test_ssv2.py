@@ -28,7 +28,7 @@ def test_help_documents_every_flag() -> None:
         "--epochs", "--batch-size", "--lr", "--evaluate", "--resume", "--start-epoch", "--model",
         "--frames", "--size", "--workers", "--device", "--amp", "--seed", "--seeds", "--out",
         "--views", "--data-root", "--boxes", "--preset", "--init-from", "--freeze-backbone",
-        "--synthetic-videos", "--smoke", "torchrun",
+        "--synthetic-videos", "--smoke", "torchrun", "--pretrain-epochs", "--pretrain-lr",
     ):  # fmt: skip
         assert flag in out, flag
 
@@ -58,6 +58,8 @@ def test_smoke_preset_is_cpu_with_a_few_fields_changed(bench) -> None:
     assert smoke.train == replace(cpu.train, epochs=1)
     assert (smoke.model.depth, smoke.model.res5_stride) == (cpu.model.depth, cpu.model.res5_stride)
     assert smoke.data.sampling == cpu.data.sampling and smoke.data.size == 32
+    assert cpu.pretrain.epochs > 0 and smoke.pretrain == replace(cpu.pretrain, epochs=1)
+    assert mod.PRESETS["paper"].pretrain.epochs == 0  # the paper's I3D comes pre-trained otherwise
     with pytest.raises(TypeError):  # a misspelt field is an error, not a new field
         mod.with_fields(cpu, {"model.frame": 4})
 
@@ -136,6 +138,11 @@ def test_smoke_run_writes_results_and_prints_the_table(smoke: tuple[Path, str]) 
         assert (out / png).read_bytes()[:4] == b"\x89PNG", png
     lines = (out / "runs" / "i3d-seed0" / "predictions.csv").read_text().splitlines()
     assert len(lines) == 1 + res["runs"][0]["num_videos"]
+    # every model started from the one motion pre-trained backbone (no fc in it)
+    (weights,) = (tmp / "cache" / "pretrain").glob("motion-*/backbone.pt")
+    assert "motion pre-training" in stdout and str(weights) in stdout
+    n = len(torch.load(weights, weights_only=True))
+    assert all(r["init_from"]["loaded"] == n and not r["init_from"]["skipped"] for r in res["runs"])
 
 
 def test_resume_auto_reuses_finished_runs(smoke: tuple[Path, str]) -> None:
@@ -143,7 +150,8 @@ def test_resume_auto_reuses_finished_runs(smoke: tuple[Path, str]) -> None:
     first = json.loads((tmp / "out" / "results.json").read_text())
     cmd = [sys.executable, str(SCRIPT), "--smoke", "--out", str(tmp / "out"), "--model", "i3d_gcn"]
     cmd += ["--cache-dir", str(tmp / "cache"), "--resume", "auto"]
-    subprocess.run(cmd, env=ENV, capture_output=True, text=True, check=True, timeout=600)
+    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, check=True, timeout=600)
+    assert "pre-trained backbone (seed 0) reused" in proc.stdout
     again = json.loads((tmp / "out" / "results.json").read_text())
     old = next(r for r in first["runs"] if r["model"] == "i3d_gcn")
     assert again["runs"][0]["top1"] == old["top1"]

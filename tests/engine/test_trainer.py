@@ -264,3 +264,41 @@ def test_classification_loss_averages_per_step_cross_entropies() -> None:
     smooth = classification_loss(logits, label, 0.1)
     per_step = [F.cross_entropy(logits[:, s], label, label_smoothing=0.1) for s in range(4)]
     torch.testing.assert_close(smooth, torch.stack(per_step).mean())
+
+
+def test_loss_fn_trains_a_self_supervised_objective_without_labels() -> None:
+    """``fit(loss_fn=...)``: the output need not be logits and the labels are not read; the
+    history has the objective's loss and no accuracy."""
+
+    class Denoiser(torch.nn.Module):
+        takes_graph = False
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv3d(3, 3, 3, padding=1)
+
+        def forward(self, clip: torch.Tensor, graph: object = None) -> torch.Tensor:
+            return self.conv(clip)
+
+    class NoLabels(ToyVideos):
+        def __getitem__(self, i: int):  # a label that would crash any use of it
+            return super().__getitem__(i)._replace(label=-100)
+
+    def reconstruct(output: torch.Tensor, batch) -> torch.Tensor:  # the batch's own clip
+        return F.mse_loss(output, batch.clip)
+
+    torch.manual_seed(0)
+    model = Denoiser()
+    cfg = TrainConfig(epochs=3, batch_size=8, seed=2, progress=False)
+    res = fit(
+        model,
+        NoLabels(32, augment=False, seed=1),
+        None,
+        cfg,
+        OptimConfig(lr=0.05),
+        collate_fn=toy_collate,
+        loss_fn=reconstruct,
+    )
+    losses = [h["train_loss"] for h in res.history]
+    assert losses[-1] < 0.5 * losses[0]
+    assert all("train_top1" not in h for h in res.history) and res.eval is None
