@@ -1042,7 +1042,8 @@ def start_line(
 
     The estimate is :func:`seconds_per_clip` times the clips each run trains on (``epochs x
     train``), plus the per-epoch validation (a forward pass costs about a third of a training
-    step), plus the set's generation and decoding when the cache does not have them yet: rough
+    step) and the motion pre-training, plus the set's generation, optical flow and decoding when
+    the cache does not have them yet: rough
     (+-30 %), but measured on this machine, so a CPU without AVX-512 gets its own figure."""
     t, m, clips = preset.train, preset.model, preset.data
     per_clip = seconds_per_clip(preset) / dist.world_size
@@ -1058,11 +1059,14 @@ def start_line(
     views = clips.views[0] * clips.views[1]
     one = t.epochs * per_clip * (train + val * views / 3)
     total = len(names) * len(seeds) * (0 if args.evaluate else one)
+    pretraining = preset.pretrain.epochs and not (args.init_from or args.evaluate)
+    if pretraining:  # once per seed; its heads cost little beside the backbone
+        total += len(seeds) * preset.pretrain.epochs * per_clip * train
     h, w = clips.synthetic_size
-    if not (
-        args.cache_dir / f"ssv2-synthetic-n{n}-{h}x{w}-seed0" / "synthetic_manifest.json"
-    ).is_file():
-        total += 60 * n / 1875  # generation and decoding: ~1 min for the default 1,875 videos
+    manifest = args.cache_dir / f"ssv2-synthetic-n{n}-{h}x{w}-seed0" / "synthetic_manifest.json"
+    if not manifest.is_file():
+        # generation and decoding: ~1 min for the default 1,875 videos; DIS flow ~75 s more
+        total += (60 + (75 if pretraining else 0)) * n / 1875
     isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "native")
     return (
         f"{plan}; estimated ~{total / 60:.0f} min on this machine ({per_clip * 1e3:.1f} ms per "
