@@ -159,6 +159,9 @@ class DetectorConfig:
         trainable_backbone_layers: as in torchvision's builders (None: their default).
         rpn_pre_nms_top_n_test, rpn_post_nms_top_n_test: proposals per frame before / after the
             RPN's NMS at inference.
+        rpn_pre_nms_top_n_train, rpn_post_nms_top_n_train: the same in training (None: the
+            builder's 2000, which on a small frame is every anchor and makes the NMS a large
+            share of a CPU step; the box head samples its RoIs from the ones kept).
         rpn_batch_size_per_image, box_batch_size_per_image: anchors / RoIs sampled per image for
             the training losses (fewer RoIs make a CPU step cheaper).
         box_representation: width of the box head's two hidden layers, or None for the builder's
@@ -185,6 +188,8 @@ class DetectorConfig:
     box_roi_size: int = 7
     box_sampling_ratio: int = 2
     fpn_channels: int | None = None
+    rpn_pre_nms_top_n_train: int | None = None
+    rpn_post_nms_top_n_train: int | None = None
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
@@ -219,10 +224,18 @@ class DetectorConfig:
         return cls(**d)
 
 
-CPU_CONFIG = DetectorConfig()
-"""The CPU default (:func:`fasterrcnn_resnet18_fpn`): ResNet-18 to stride 16 with a 64-wide FPN at
-the synthetic set's own 96x128 frames, anchors of 16-128 px (its objects are 12-25 px), a 256-wide
-box head on 7x7 RoIs and 64 RoIs per image in training."""
+CPU_CONFIG = DetectorConfig(
+    fpn_channels=32,
+    box_sampling_ratio=1,
+    rpn_pre_nms_top_n_train=600,
+    rpn_post_nms_top_n_train=300,
+)
+"""The CPU default (:func:`fasterrcnn_resnet18_fpn`): ResNet-18 to stride 16 with a 32-wide FPN at
+the synthetic set's own 96x128 frames (no upscaling), anchors of 16-128 px (its objects are 12-25
+px), a 256-wide box head on 7x7 RoIs (one RoIAlign sample per bin) and 64 RoIs per image in
+training, 600 / 300 RPN proposals per frame before / after the NMS in training. About 0.3
+CPU-seconds per step of 8 frames on one core; from scratch in 500 steps it is a usable detector
+of the synthetic set's hands and objects (README, ``benchmarks/proposals.py``)."""
 
 MOBILENET_CPU_CONFIG = DetectorConfig(
     arch="fasterrcnn_mobilenet_v3_large_fpn",
@@ -291,7 +304,12 @@ def build_detector(
         weights = get_weight(weights)
     if isinstance(weights_backbone, str):
         weights_backbone = get_weight(weights_backbone)
-    extra = {} if config.fpn_channels is None else {"fpn_channels": config.fpn_channels}
+    optional = {
+        "fpn_channels": config.fpn_channels,
+        "rpn_pre_nms_top_n_train": config.rpn_pre_nms_top_n_train,
+        "rpn_post_nms_top_n_train": config.rpn_post_nms_top_n_train,
+    }
+    extra = {k: v for k, v in optional.items() if v is not None}  # None: the builder's own
     model = ARCHITECTURES[config.arch](
         **extra,
         weights=weights,
