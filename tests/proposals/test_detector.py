@@ -222,6 +222,11 @@ def test_resnet18_fpn_levels_strides_and_norms() -> None:
     assert model.rpn.anchor_generator.sizes == CPU_CONFIG.anchor_sizes
     # RoIs are pooled from the three backbone levels (small objects: mostly stride 4)
     assert model.roi_heads.box_roi_pool.featmap_names == ["0", "1", "2"]
+    # the config's training-time RPN proposal counts reach the model; None keeps the builder's
+    assert model.rpn._pre_nms_top_n == {"training": 600, "testing": 300}
+    assert model.rpn._post_nms_top_n == {"training": 300, "testing": 300}
+    plain = build_detector(dataclasses.replace(CPU_CONFIG, rpn_pre_nms_top_n_train=None))
+    assert plain.rpn._pre_nms_top_n["training"] == 2000
 
 
 def test_resnet18_fpn_options_and_errors(monkeypatch) -> None:
