@@ -1,8 +1,9 @@
 """Region proposals on the synthetic SSv2 set: train the CPU detector, then AP / AR / speed per method.
 
 1. Trains the CPU-default Faster R-CNN (:data:`stgcn.proposals.detector.CPU_CONFIG`, from
-   scratch) on the train split's Something-Else boxes with :func:`stgcn.proposals.train.train_detector`
-   and writes its checkpoint (``--out``); ``--weights PATH`` skips training and loads one.
+   scratch; ``--config mobilenet``: the earlier MobileNet default) on the train split's
+   Something-Else boxes with :func:`stgcn.proposals.train.train_detector` and writes its
+   checkpoint (``--out``); ``--weights PATH`` skips training and loads one.
    The training time is printed, load included, next to the 10-minute target.
    Only the methods of :data:`NEEDS_CHECKPOINT` need it; the weight-free ones alone train nothing.
 2. Runs every method of :data:`METHODS` on the validation split and scores it with
@@ -35,7 +36,7 @@ from typing import Any
 import torch
 
 from stgcn.proposals.base import Proposer
-from stgcn.proposals.detector import CPU_CONFIG, load_proposer
+from stgcn.proposals.detector import CPU_CONFIG, MOBILENET_CPU_CONFIG, load_proposer
 from stgcn.proposals.metrics import annotated_videos, evaluate
 from stgcn.proposals.train import TrainConfig, train_detector
 
@@ -77,6 +78,9 @@ METHODS: dict[str, Builder] = {
 }
 """Method name -> builder of its proposer from the parsed arguments and the detector checkpoint."""
 
+CONFIGS = {"cpu": CPU_CONFIG, "mobilenet": MOBILENET_CPU_CONFIG}
+"""``--config`` choices: the detector configurations this script trains."""
+
 NEEDS_CHECKPOINT = {"rpn", "detector"}
 """Methods that use the trained detector (the others run without training one)."""
 
@@ -96,6 +100,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=list(METHODS),
     )
     g = p.add_argument_group("training (defaults: stgcn.proposals.train.TrainConfig)")
+    g.add_argument(
+        "--config",
+        default="cpu",
+        choices=list(CONFIGS),
+        help="detector to train: cpu (CPU_CONFIG, ResNet-18 FPN) or mobilenet (the earlier default)",
+    )
     d = TrainConfig()
     g.add_argument("--steps", type=int, default=d.steps)
     g.add_argument("--batch-size", type=int, default=d.batch_size)
@@ -184,7 +194,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         info = train_detector(
             args.data_root,
             args.out,
-            config=CPU_CONFIG,
+            config=CONFIGS[args.config],
             train=train,
             weights_backbone=args.weights_backbone,
         )

@@ -15,7 +15,8 @@ It starts with one line that says what will run and roughly how long it takes on
 (a few training steps are timed to make the estimate), and prints each epoch's line as it ends.
 ``--box-source detector|motion`` trains and evaluates the region models on proposed boxes instead
 of the ground truth (a Faster R-CNN trained here on the train split, or weight-free motion boxes;
-proposed once per video and cached). ``--preset full`` runs every row of the README's table over
+proposed once per video and cached); ``--boxes FILE`` without ``--data-root`` reads a box file
+made elsewhere (``python -m stgcn.proposals``) in place of the ground truth. ``--preset full`` runs every row of the README's table over
 3 seeds: the ground-truth-box rows, the detected- and motion-box rows, and the paper's two stages;
 the results add a paired test (per-seed differences, ``scipy.stats.ttest_rel``) of the key
 differences.
@@ -489,7 +490,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--boxes",
         type=Path,
         nargs="+",
-        help="Something-Else box JSON file(s): the four parts or one merged",
+        help="Something-Else box JSON file(s): the four parts or one merged; without --data-root "
+        "they replace the synthetic set's ground truth (e.g. python -m stgcn.proposals output)",
     )
     g.add_argument("--frames", type=int, help="frames per clip (preset: cpu 8, paper 32)")
     g.add_argument("--size", type=int, help="crop size in pixels (preset: cpu 48, paper 224)")
@@ -675,10 +677,12 @@ def build_data(
         box_index = args.cache_dir / "bounding_box_smthsmth.index.sqlite" if boxes else None
     else:
         root = prepare_synthetic(args, preset, dist)
-        box_index = None
-        if boxes is not None:  # proposals instead of the set's boxes: an index of their own
-            box_index = boxes.with_suffix(".index.sqlite")
-            boxes = [str(boxes)]
+        # proposals (box_file) or --boxes FILE... instead of the set's boxes: an index of their own
+        files = [boxes] if boxes is not None else list(args.boxes or [])
+        boxes, box_index = None, None
+        if files:
+            boxes = [str(f) for f in files]
+            box_index = args.cache_dir / "boxes" / f"{_files_signature(files)}.index.sqlite"
     if dist.is_main and box_index is not None:
         box_index.parent.mkdir(parents=True, exist_ok=True)
     clips = preset.data
@@ -713,8 +717,8 @@ def build_data(
         ]
         if flow is not None:  # (an RGB-only key stays what it was)
             what += [str(common["flow_dir"]), flow.length]
-        if boxes is not None:  # likewise a ground-truth-box key
-            what += [str(b) for b in boxes]
+        if boxes is not None:  # likewise a ground-truth-box key; a rewritten file is new
+            what += [_files_signature(boxes)]
         key = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
         cache = args.cache_dir / "clips"
         train_eval = SomethingSomethingV2(root, "train", train=False, **common)
@@ -729,9 +733,12 @@ def cached_detector(root: Path, args: argparse.Namespace, dist: DistInfo) -> Pat
     names one (e.g. from ``benchmarks/proposals.py``)."""
     if args.detector is not None:
         return Path(args.detector)
-    from stgcn.proposals.train import train_detector
+    from stgcn.proposals.detector import CPU_CONFIG
+    from stgcn.proposals.train import TrainConfig, train_detector
 
-    key = hashlib.sha256(_dataset_signature(root).encode()).hexdigest()[:12]
+    # keyed by what the checkpoint is trained from and how: a new default is a new detector
+    what = [_dataset_signature(root), CPU_CONFIG.to_dict(), asdict(TrainConfig())]
+    key = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
     out = args.cache_dir / "detectors" / f"{Path(root).name}-cpu-{key}.pt"
     if dist.is_main and not out.is_file():
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -794,6 +801,12 @@ def save_json_atomic(obj: Any, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(obj, indent=1))
     tmp.replace(path)
+
+
+def _files_signature(paths: list[Path] | list[str]) -> str:
+    """A short hash of files' resolved paths, sizes and modification times."""
+    stats = [[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns] for p in map(Path, paths)]
+    return hashlib.sha256(json.dumps(stats).encode()).hexdigest()[:16]
 
 
 def _dataset_signature(root: Path) -> str:
@@ -1271,6 +1284,8 @@ def write_results(
         if args.data_root
         else f"synthetic SSv2-format set at {data.root}"
     )
+    if args.boxes:
+        dataset += f" with the boxes of {', '.join(map(str, args.boxes))}"
     header = (
         f"{dataset}: {len(data.train)} train clips, {rows[0]['num_videos']} validation videos, "
         f"{len(data.classes)} classes; {m.frames} frames ({clips.sampling}) at {clips.size} px, "
@@ -1308,6 +1323,7 @@ def write_results(
         "command": sys.argv,
         "dataset": str(data.root),
         "real_data": args.data_root is not None,
+        "boxes": [str(b) for b in args.boxes] if args.boxes else None,
         "classes": data.classes,
         "class_groups": data.groups,
         "preset": asdict(preset),

@@ -4,6 +4,7 @@ from stgcn.proposals.base import ProposalSource, Proposer
 from stgcn.proposals.detector import (
     CPU_CONFIG,
     GPU_CONFIG,
+    MOBILENET_CPU_CONFIG,
     CheckpointError,
     DetectorConfig,
     FasterRCNNProposer,
@@ -18,7 +19,8 @@ from stgcn.proposals.schema import to_something_else
 from stgcn.proposals.track import IoUTracker
 
 __all__ = ["ProposalSource", "Proposer"]
-__all__ += ["CPU_CONFIG", "GPU_CONFIG", "CheckpointError", "DetectorConfig", "FasterRCNNProposer"]
+__all__ += ["CPU_CONFIG", "GPU_CONFIG", "MOBILENET_CPU_CONFIG", "CheckpointError", "DetectorConfig"]
+__all__ += ["FasterRCNNProposer"]
 __all__ += ["build_detector", "load_detector", "load_proposer", "save_detector"]
 __all__ += ["IoUTracker", "MotionBoxes", "SelectiveSearch", "propose_video", "to_something_else"]
 

@@ -31,7 +31,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torchvision.models import get_model_weights, get_weight
+from torchvision.models import ResNet18_Weights, get_model_weights, get_weight, resnet18
 from torchvision.models.detection import (
     FasterRCNN,
     fasterrcnn_mobilenet_v3_large_320_fpn,
@@ -39,21 +39,100 @@ from torchvision.models.detection import (
     fasterrcnn_resnet50_fpn_v2,
 )
 from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.models.detection.rpn import concat_box_prediction_layers
 from torchvision.models.detection.transform import resize_boxes
-from torchvision.ops import MultiScaleRoIAlign
+from torchvision.ops import FrozenBatchNorm2d, MultiScaleRoIAlign
 
 from stgcn.data.box_source import FrameBoxes
 from stgcn.data.something_else import CATEGORY
 from stgcn.io import save_atomic
 
+
+def fasterrcnn_resnet18_fpn(
+    *,
+    weights: Any = None,
+    weights_backbone: ResNet18_Weights | None = None,
+    num_classes: int | None = None,
+    trainable_backbone_layers: int | None = None,
+    fpn_channels: int = 64,
+    **kwargs: Any,
+) -> FasterRCNN:
+    """Faster R-CNN on ResNet-18's first three stages with a narrow FPN, for small objects at
+    native resolution (torchvision has no such builder; the parts are its own).
+
+    ``layer1``-``layer3`` give strides 4, 8 and 16 (``layer4``, stride 32 and most of ResNet-18's
+    weights, is never run), the FPN maps them to ``fpn_channels`` and adds a max-pooled stride-32
+    level: four levels ``"0"``, ``"1"``, ``"2"``, ``"pool"``, with anchors of 16, 32, 64 and 128 px
+    at aspect ratios 0.5, 1, 2 (three per location) unless ``rpn_anchor_generator`` is given. The
+    box head pools RoIs from levels ``"0"``-``"2"``.
+
+    Args:
+        weights: must be None (there are no torchvision detection weights for this backbone).
+        weights_backbone: ImageNet weights of ResNet-18 to start from (its BatchNorm is then
+            frozen, as torchvision's ResNet-50 detectors do); None trains from scratch with
+            ordinary BatchNorm.
+        num_classes: classes including background (default 91, as torchvision's builders).
+        trainable_backbone_layers: stages of the backbone that train, counted from ``layer3``
+            down to the stem (0-4; default all when from scratch, 3 with ImageNet weights).
+        fpn_channels: width of the FPN, the RPN head and the RoI features.
+        **kwargs: :class:`~torchvision.models.detection.FasterRCNN` options.
+
+    Returns:
+        the model; ``model(images)`` takes a list of ``[3, H, W]`` float images in [0, 1].
+    """
+    if weights is not None:
+        raise ValueError(
+            "fasterrcnn_resnet18_fpn: torchvision has no detection weights for it; train one "
+            "(stgcn.proposals.train) or pass weights_backbone for ImageNet ResNet-18 weights"
+        )
+    if isinstance(weights_backbone, str):
+        weights_backbone = get_weight(weights_backbone)
+    pretrained = weights_backbone is not None
+    body = resnet18(
+        weights=weights_backbone, norm_layer=FrozenBatchNorm2d if pretrained else nn.BatchNorm2d
+    )
+    stages = ["layer3", "layer2", "layer1", "conv1"]
+    trainable = trainable_backbone_layers
+    if trainable is None:
+        trainable = 3 if pretrained else len(stages)
+    if not 0 <= trainable <= len(stages):
+        raise ValueError(f"trainable_backbone_layers must be in 0..4, got {trainable}")
+    train_prefixes = tuple(stages[:trainable]) + (("bn1",) if trainable == len(stages) else ())
+    for name, p in body.named_parameters():
+        p.requires_grad_(name.startswith(train_prefixes))
+    backbone = BackboneWithFPN(
+        body,
+        return_layers={"layer1": "0", "layer2": "1", "layer3": "2"},
+        in_channels_list=[64, 128, 256],
+        out_channels=fpn_channels,
+    )
+    if "rpn_anchor_generator" not in kwargs:
+        kwargs["rpn_anchor_generator"] = AnchorGenerator(
+            ((16,), (32,), (64,), (128,)), ((0.5, 1.0, 2.0),) * 4
+        )
+    if "box_roi_pool" not in kwargs:
+        kwargs["box_roi_pool"] = MultiScaleRoIAlign(["0", "1", "2"], 7, 2)
+    return FasterRCNN(backbone, num_classes=91 if num_classes is None else num_classes, **kwargs)
+
+
 ARCHITECTURES: dict[str, Callable[..., FasterRCNN]] = {
+    "fasterrcnn_resnet18_fpn": fasterrcnn_resnet18_fpn,
     "fasterrcnn_mobilenet_v3_large_fpn": fasterrcnn_mobilenet_v3_large_fpn,
     "fasterrcnn_mobilenet_v3_large_320_fpn": fasterrcnn_mobilenet_v3_large_320_fpn,
     "fasterrcnn_resnet50_fpn_v2": fasterrcnn_resnet50_fpn_v2,
 }
-"""The torchvision builders a detector can be made from, by name."""
+"""The builders a detector can be made from, by name: torchvision's, and
+:func:`fasterrcnn_resnet18_fpn` (the CPU default, from torchvision's parts)."""
+
+_SETS_FPN_CHANNELS = {"fasterrcnn_resnet18_fpn"}
+TORCHVISION_WEIGHTS = (
+    "fasterrcnn_mobilenet_v3_large_fpn",
+    "fasterrcnn_mobilenet_v3_large_320_fpn",
+    "fasterrcnn_resnet50_fpn_v2",
+)
+"""The architectures torchvision has whole-detector (COCO) weights for."""
 
 CHECKPOINT_FORMAT = "stgcn-detector-1"
 Mode = Literal["rpn", "detector"]
@@ -80,6 +159,9 @@ class DetectorConfig:
         trainable_backbone_layers: as in torchvision's builders (None: their default).
         rpn_pre_nms_top_n_test, rpn_post_nms_top_n_test: proposals per frame before / after the
             RPN's NMS at inference.
+        rpn_pre_nms_top_n_train, rpn_post_nms_top_n_train: the same in training (None: the
+            builder's 2000, which on a small frame is every anchor and makes the NMS a large
+            share of a CPU step; the box head samples its RoIs from the ones kept).
         rpn_batch_size_per_image, box_batch_size_per_image: anchors / RoIs sampled per image for
             the training losses (fewer RoIs make a CPU step cheaper).
         box_representation: width of the box head's two hidden layers, or None for the builder's
@@ -88,26 +170,36 @@ class DetectorConfig:
         box_roi_size: RoIAlign output size of the box head when ``box_representation`` is set.
         box_sampling_ratio: RoIAlign sampling points per bin side, likewise (torchvision's
             default is 2; 1 makes its CPU backward, a large share of a step, about 4x cheaper).
+        fpn_channels: width of the FPN of :func:`fasterrcnn_resnet18_fpn` (None: its default);
+            the torchvision builders fix theirs, so it must be None for them.
     """
 
-    arch: str = "fasterrcnn_mobilenet_v3_large_fpn"
+    arch: str = "fasterrcnn_resnet18_fpn"
     num_classes: int = 3
-    min_size: int = 192
-    max_size: int = 256
-    anchor_sizes: tuple[tuple[int, ...], ...] | None = ((16, 32, 64, 128, 256),) * 3
+    min_size: int = 96
+    max_size: int = 128
+    anchor_sizes: tuple[tuple[int, ...], ...] | None = ((16,), (32,), (64,), (128,))
     trainable_backbone_layers: int | None = None
     rpn_pre_nms_top_n_test: int = 300
     rpn_post_nms_top_n_test: int = 300
     rpn_batch_size_per_image: int = 256
-    box_batch_size_per_image: int = 32
+    box_batch_size_per_image: int = 64
     box_representation: int | None = 256
-    box_roi_size: int = 5
-    box_sampling_ratio: int = 1
+    box_roi_size: int = 7
+    box_sampling_ratio: int = 2
+    fpn_channels: int | None = None
+    rpn_pre_nms_top_n_train: int | None = None
+    rpn_post_nms_top_n_train: int | None = None
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
             raise ValueError(
                 f"unknown architecture {self.arch!r}; expected one of {list(ARCHITECTURES)}"
+            )
+        if self.fpn_channels is not None and self.arch not in _SETS_FPN_CHANNELS:
+            raise ValueError(
+                f"{self.arch}: fpn_channels={self.fpn_channels} but torchvision's builder fixes "
+                f"its FPN width; only {sorted(_SETS_FPN_CHANNELS)} take fpn_channels"
             )
         if self.anchor_sizes is not None:  # lists (e.g. from JSON) become tuples
             object.__setattr__(
@@ -132,11 +224,31 @@ class DetectorConfig:
         return cls(**d)
 
 
-CPU_CONFIG = DetectorConfig()
-"""The CPU default: MobileNetV3-Large FPN at 2x the synthetic set's 96x128 frames, anchors halved
-to fit its 15-25 px objects, a 256-wide box head on 5x5 RoIs (one RoIAlign sample per bin) and 32
-RoIs per image in training (the builder's head costs about 10x more per RoI, with 512 RoIs). About
-0.8 CPU-seconds per step of 8 frames; trains from scratch in minutes."""
+CPU_CONFIG = DetectorConfig(
+    fpn_channels=32,
+    box_sampling_ratio=1,
+    rpn_pre_nms_top_n_train=600,
+    rpn_post_nms_top_n_train=300,
+)
+"""The CPU default (:func:`fasterrcnn_resnet18_fpn`): ResNet-18 to stride 16 with a 32-wide FPN at
+the synthetic set's own 96x128 frames (no upscaling), anchors of 16-128 px (its objects are 12-25
+px), a 256-wide box head on 7x7 RoIs (one RoIAlign sample per bin) and 64 RoIs per image in
+training, 600 / 300 RPN proposals per frame before / after the NMS in training. About 0.3
+CPU-seconds per step of 8 frames on one core; from scratch in 500 steps it is a usable detector
+of the synthetic set's hands and objects (README, ``benchmarks/proposals.py``)."""
+
+MOBILENET_CPU_CONFIG = DetectorConfig(
+    arch="fasterrcnn_mobilenet_v3_large_fpn",
+    min_size=192,
+    max_size=256,
+    anchor_sizes=((16, 32, 64, 128, 256),) * 3,
+    box_batch_size_per_image=32,
+    box_roi_size=5,
+    box_sampling_ratio=1,
+)
+"""The earlier CPU default: MobileNetV3-Large FPN at 2x the synthetic set's 96x128 frames, anchors
+halved to fit its 15-25 px objects, a 256-wide box head on 5x5 RoIs (one RoIAlign sample per bin)
+and 32 RoIs per image in training. About 0.8 CPU-seconds per step of 8 frames."""
 
 GPU_CONFIG = DetectorConfig(
     arch="fasterrcnn_resnet50_fpn_v2",
@@ -153,6 +265,8 @@ GPU_CONFIG = DetectorConfig(
 
 def torchvision_config(arch: str, num_classes: int = 91) -> DetectorConfig:
     """The sizes torchvision's builder uses by default for ``arch`` (what its COCO weights expect)."""
+    if arch not in TORCHVISION_WEIGHTS:  # ours: no torchvision sizes, its own are the default
+        return dataclasses.replace(DetectorConfig(arch=arch), num_classes=num_classes)
     sizes = (
         (320, 640, 150) if arch == "fasterrcnn_mobilenet_v3_large_320_fpn" else (800, 1333, 1000)
     )
@@ -190,7 +304,14 @@ def build_detector(
         weights = get_weight(weights)
     if isinstance(weights_backbone, str):
         weights_backbone = get_weight(weights_backbone)
+    optional = {
+        "fpn_channels": config.fpn_channels,
+        "rpn_pre_nms_top_n_train": config.rpn_pre_nms_top_n_train,
+        "rpn_post_nms_top_n_train": config.rpn_post_nms_top_n_train,
+    }
+    extra = {k: v for k, v in optional.items() if v is not None}  # None: the builder's own
     model = ARCHITECTURES[config.arch](
+        **extra,
         weights=weights,
         weights_backbone=weights_backbone,
         num_classes=config.num_classes,
@@ -469,21 +590,29 @@ def load_proposer(
             random initialisation (only good for testing the plumbing).
         mode: ``"rpn"`` or ``"detector"``.
         arch: the architecture expected (checked against a checkpoint); for ``"DEFAULT"`` or
-            None weights, which one to build (default: the CPU default's; with None weights,
-            ResNet-50 FPN v2 gets :data:`GPU_CONFIG`, the MobileNets :data:`CPU_CONFIG`'s sizes).
+            None weights, which one to build (default: MobileNetV3-Large FPN for ``"DEFAULT"``,
+            :data:`CPU_CONFIG` for None; with None weights, ResNet-50 FPN v2 gets
+            :data:`GPU_CONFIG`, the MobileNets :data:`MOBILENET_CPU_CONFIG`'s sizes).
         device: where the model runs.
         **kwargs: :class:`FasterRCNNProposer` options (``top_k``, ``score_threshold``, ...).
     """
     if weights is None:
         if arch == GPU_CONFIG.arch:
             config = GPU_CONFIG
+        elif arch is None or arch == CPU_CONFIG.arch:
+            config = CPU_CONFIG
         else:
-            config = dataclasses.replace(CPU_CONFIG, arch=arch or CPU_CONFIG.arch)
+            config = dataclasses.replace(MOBILENET_CPU_CONFIG, arch=arch)
         model = build_detector(config)
     elif Path(weights).is_file():
         model, _, _ = load_detector(weights, arch=arch)
     elif isinstance(weights, str) and (weights == "DEFAULT" or "_Weights." in weights):
-        name = arch or CPU_CONFIG.arch
+        name = arch or MOBILENET_CPU_CONFIG.arch
+        if name not in TORCHVISION_WEIGHTS:
+            raise CheckpointError(
+                f"{weights}: torchvision has no weights for {name}; pass a checkpoint trained by "
+                f"stgcn.proposals.train, or weights of one of {sorted(TORCHVISION_WEIGHTS)}"
+            )
         enum = (
             get_model_weights(ARCHITECTURES[name]).DEFAULT
             if weights == "DEFAULT"
@@ -491,10 +620,17 @@ def load_proposer(
         )
         if arch is None:
             name = next(
-                (a for a, b in ARCHITECTURES.items() if get_model_weights(b) is type(enum)), None
+                (
+                    a
+                    for a in TORCHVISION_WEIGHTS
+                    if get_model_weights(ARCHITECTURES[a]) is type(enum)
+                ),
+                None,
             )
             if name is None:
-                raise CheckpointError(f"{weights}: not weights of one of {list(ARCHITECTURES)}")
+                raise CheckpointError(
+                    f"{weights}: not weights of one of {sorted(TORCHVISION_WEIGHTS)}"
+                )
         elif get_model_weights(ARCHITECTURES[name]) is not type(enum):
             raise CheckpointError(f"{weights}: weights of another architecture, expected {name}'s")
         model = build_detector(torchvision_config(name, len(enum.meta["categories"])), weights=enum)

@@ -52,7 +52,7 @@ class TrainConfig:
         time_limit_s: stop early (and say so) after this many seconds of training (None: never).
     """
 
-    steps: int = 600
+    steps: int = 500
     batch_size: int = 8
     lr: float = 2e-3
     warmup: float = 0.05

@@ -49,7 +49,7 @@ def test_smoke_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     # a second run scores the saved checkpoint without training
     again = _module().main(
         ["--data-root", str(root), "--weights", str(tmp_path / "det.pt")]
-        + ["--methods", "rpn", "--val-every", "6"]
+        + ["--methods", "rpn", "--val-every", "6", "--top-k", "10"]
     )
     assert "training" not in again
     assert again["methods"][0]["ar50"] == pytest.approx(saved["methods"][0]["ar50"])

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torchvision
 import torchvision.models._api as tv_api
 from PIL import Image
 from torchvision.utils import draw_bounding_boxes
@@ -27,7 +28,7 @@ from stgcn.proposals import (
     load_proposer,
     save_detector,
 )
-from stgcn.proposals.detector import torchvision_config
+from stgcn.proposals.detector import MOBILENET_CPU_CONFIG, torchvision_config
 
 # small and quick: the CPU default's layout at a lower resolution
 SMALL = dataclasses.replace(CPU_CONFIG, min_size=128, max_size=160)
@@ -127,7 +128,7 @@ def test_checkpoint_of_another_architecture_is_a_clear_error(model, tmp_path: Pa
     save_detector(model, SMALL, path)
     with pytest.raises(
         CheckpointError,
-        match="a fasterrcnn_mobilenet_v3_large_fpn checkpoint, expected fasterrcnn_resnet50_fpn_v2",
+        match=f"a {SMALL.arch} checkpoint, expected fasterrcnn_resnet50_fpn_v2",
     ):
         load_detector(path, arch="fasterrcnn_resnet50_fpn_v2")
     with pytest.raises(CheckpointError, match="expected fasterrcnn_resnet50_fpn_v2"):
@@ -190,8 +191,68 @@ def test_both_modes_on_real_videos(videos_dir: Path, model, name, size, tmp_path
 
 
 def test_random_weights_for_each_architecture() -> None:
-    for arch in ("fasterrcnn_mobilenet_v3_large_320_fpn", "fasterrcnn_resnet50_fpn_v2"):
+    expected = {
+        "fasterrcnn_resnet18_fpn": CPU_CONFIG.min_size,
+        "fasterrcnn_mobilenet_v3_large_320_fpn": MOBILENET_CPU_CONFIG.min_size,
+        "fasterrcnn_resnet50_fpn_v2": 800,
+    }
+    for arch, min_size in expected.items():
         proposer = load_proposer(None, "rpn", arch=arch, top_k=3)
-        assert proposer.model.transform.min_size == (
-            (800,) if arch == "fasterrcnn_resnet50_fpn_v2" else (CPU_CONFIG.min_size,)
-        )
+        assert proposer.model.transform.min_size == (min_size,)
+
+
+def test_resnet18_fpn_levels_strides_and_norms() -> None:
+    """The CPU default's backbone: ResNet-18's layer1-3 (strides 4, 8, 16) and a pooled stride-32
+    level, fpn_channels wide; layer4 is not part of the model; BatchNorm trains from scratch."""
+    torch.manual_seed(0)
+    model = build_detector(dataclasses.replace(CPU_CONFIG, fpn_channels=32))
+    x = torch.rand(2, 3, 96, 128)
+    levels = model.backbone(x)
+    assert {k: tuple(v.shape) for k, v in levels.items()} == {
+        "0": (2, 32, 24, 32),
+        "1": (2, 32, 12, 16),
+        "2": (2, 32, 6, 8),
+        "pool": (2, 32, 3, 4),
+    }
+    assert not any(k.startswith("backbone.body.layer4") for k in model.state_dict())
+    assert isinstance(model.backbone.body.bn1, torch.nn.BatchNorm2d)
+    assert all(p.requires_grad for p in model.backbone.parameters())
+    # one anchor size per level, three ratios: 3 anchors per location on each of the 4 levels
+    assert model.rpn.anchor_generator.num_anchors_per_location() == [3] * 4
+    assert model.rpn.anchor_generator.sizes == CPU_CONFIG.anchor_sizes
+    # RoIs are pooled from the three backbone levels (small objects: mostly stride 4)
+    assert model.roi_heads.box_roi_pool.featmap_names == ["0", "1", "2"]
+    # the config's training-time RPN proposal counts reach the model; None keeps the builder's
+    assert model.rpn._pre_nms_top_n == {"training": 600, "testing": 300}
+    assert model.rpn._post_nms_top_n == {"training": 300, "testing": 300}
+    plain = build_detector(dataclasses.replace(CPU_CONFIG, rpn_pre_nms_top_n_train=None))
+    assert plain.rpn._pre_nms_top_n["training"] == 2000
+
+
+def test_resnet18_fpn_options_and_errors(monkeypatch) -> None:
+    from stgcn.proposals.detector import fasterrcnn_resnet18_fpn
+
+    frozen = fasterrcnn_resnet18_fpn(num_classes=3, trainable_backbone_layers=2)
+    trains = {
+        n.split(".")[0] for n, p in frozen.backbone.body.named_parameters() if p.requires_grad
+    }
+    assert trains == {"layer3", "layer2"}
+    with pytest.raises(ValueError, match="no detection weights"):
+        fasterrcnn_resnet18_fpn(weights="DEFAULT")
+    with pytest.raises(ValueError, match="in 0..4"):
+        fasterrcnn_resnet18_fpn(trainable_backbone_layers=5)
+    with pytest.raises(ValueError, match="only \\['fasterrcnn_resnet18_fpn'\\] take fpn_channels"):
+        DetectorConfig(arch="fasterrcnn_mobilenet_v3_large_fpn", fpn_channels=64)
+    with pytest.raises(CheckpointError, match="torchvision has no weights for fasterrcnn_resnet18"):
+        load_proposer("DEFAULT", arch="fasterrcnn_resnet18_fpn")
+    # ImageNet backbone weights (a random state dict stands in for the download): frozen BN
+    asked = []
+
+    def fake_download(url, *args, **kwargs):
+        asked.append(url)
+        return torchvision.models.resnet18().state_dict()
+
+    monkeypatch.setattr(tv_api, "load_state_dict_from_url", fake_download)
+    model = build_detector(CPU_CONFIG, weights_backbone="ResNet18_Weights.IMAGENET1K_V1")
+    assert asked and isinstance(model.backbone.body.bn1, torchvision.ops.FrozenBatchNorm2d)
+    assert not model.backbone.body.conv1.weight.requires_grad  # 3 stages train by default

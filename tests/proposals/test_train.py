@@ -113,7 +113,7 @@ def test_training_lowers_the_loss_on_a_fixed_batch(root: Path, tmp_path: Path) -
     keep = [i for i, t in enumerate(targets) if len(t["labels"])][:2]
     data = (frames[keep], [targets[i] for i in keep])
     seen = []
-    train = TrainConfig(steps=8, batch_size=2, hflip=False, warmup=0.0, lr=1e-3)
+    train = TrainConfig(steps=24, batch_size=2, hflip=False, warmup=0.0, lr=1e-3)
     train_detector(root, tmp_path / "a.pt", config=SMALL, train=train, log=seen.append, data=data)
     model, _, _ = load_detector(tmp_path / "a.pt")
     model.train()
