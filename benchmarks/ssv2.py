@@ -1152,7 +1152,9 @@ def differences_table(differences: list[dict[str, Any]]) -> str:
         p = "-" if d["p_value"] is None else f"{d['p_value']:.3f}"
         lines.append(
             f"| {d['a']} − {d['b']} | {per_seed} (seeds {', '.join(map(str, d['seeds']))}) "
-            f"| {d['mean']:+.1f} ± {d['std']:.1f} | {p} |"
+            f"| {d['mean']:+.1f}"
+            + (f" ± {d['std']:.1f}" if len(d["seeds"]) > 1 else "")
+            + f" | {p} |"
         )
     return "\n".join(lines)
 

@@ -112,7 +112,9 @@ def test_paired_differences_against_a_hand_computed_t_test(bench) -> None:
     assert "| i3d_gcn − i3d | +1.0, +2.0, +3.0 (seeds 0, 1, 2) | +2.0 ± 1.0 | 0.074 |" in (
         mod.differences_table([d])
     )
-    assert mod.paired_differences(rows[:1] + rows[3:4])[0]["p_value"] is None  # one seed
+    one = mod.paired_differences(rows[:1] + rows[3:4])[0]  # one seed: no spread, no test
+    assert one["p_value"] is None
+    assert "| +1.0 (seeds 0) | +1.0 | - |" in mod.differences_table([one])
 
 
 def test_smoke_run_writes_results_and_prints_the_table(smoke: tuple[Path, str]) -> None:
