@@ -60,7 +60,7 @@ from torch_geometric.loader import DataLoader
 from torch_geometric.nn import GIN, WLConv, global_add_pool
 from torch_geometric.utils import scatter
 
-from stgcn.graphs import PatchySAN, receptive_fields
+from stgcn.graphs import PatchySAN, ReceptiveFields, receptive_fields
 from stgcn.models import PatchySANNet
 
 REPO = Path(__file__).resolve().parents[1]
@@ -122,28 +122,17 @@ def canonicity(dataset: TUDataset, transform: PatchySAN, perms: int, seed: int) 
     """Receptive fields of randomly relabeled copies vs the original: count what differs."""
     gen = torch.Generator().manual_seed(seed)
     graphs = fields = ties = 0
+    t = transform
+
+    def fields_of(data: Data) -> ReceptiveFields:
+        return receptive_fields(data, t.w, t.k, t.s, t.labeling, t.canonical, t.local)
+
     for data in dataset:
-        base = receptive_fields(
-            data,
-            transform.w,
-            transform.k,
-            transform.s,
-            transform.labeling,
-            transform.canonical,
-            transform.local,
-        )
+        base = fields_of(data)
         ties += base.tie_breaks
         differs = torch.zeros(transform.w, dtype=torch.bool)
         for _ in range(perms):
-            other = receptive_fields(
-                permute(data, gen),
-                transform.w,
-                transform.k,
-                transform.s,
-                transform.labeling,
-                transform.canonical,
-                transform.local,
-            )
+            other = fields_of(permute(data, gen))
             differs |= (base.x != other.x).flatten(1).any(1)
             differs |= (base.edge_attr != other.edge_attr).flatten(1).any(1)
         graphs += bool(differs.any())
