@@ -87,7 +87,7 @@ from stgcn.engine import (  # noqa: E402
 )
 from stgcn.engine.trainer import CHECKPOINT_NAME  # noqa: E402
 from stgcn.extract import parse_views  # noqa: E402  (--views, shared with python -m stgcn.extract)
-from stgcn.io import save_atomic  # noqa: E402
+from stgcn.io import atomic_path, save_atomic  # noqa: E402
 from stgcn.models import (  # noqa: E402
     ModelConfig,
     build_model,
@@ -786,7 +786,8 @@ def box_file(
         rec = evaluate(proposer, list(annotated_videos(root, "validation", every=every)))
         info = {k: rec[k] for k in ("ap50", "ar10", "ar50")}
         info |= {"every": every, "propose_s": took}
-        save_json_atomic(info, scores)
+        with atomic_path(scores) as tmp:
+            tmp.write_text(json.dumps(info, indent=1))
         print(
             f"{source} boxes: {out} ({took:.0f} s); validation AR@10 {100 * info['ar10']:.1f}, "
             f"AR@50 {100 * info['ar50']:.1f}, AP@0.5 {100 * info['ap50']:.1f}",
@@ -794,13 +795,6 @@ def box_file(
         )
     barrier()
     return out, json.loads(scores.read_text())
-
-
-def save_json_atomic(obj: Any, path: Path) -> None:
-    """``obj`` as JSON at ``path``, written to a temporary name and renamed."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    tmp.replace(path)
 
 
 def _files_signature(paths: list[Path] | list[str]) -> str:
