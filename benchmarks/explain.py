@@ -15,7 +15,8 @@ References, computed exactly on the same nodes:
 * **attention in-weight**: nodes ranked by the similarity weight they receive,
   :math:`\\sum_i G_{ij}`, from the same forward (no explainer).
 
-Example (the checkpoint and set of ``benchmarks/ssv2.py``'s CPU preset)::
+Example (the checkpoint and set of ``benchmarks/ssv2.py``'s CPU preset; the clips are sampled and
+cropped as the checkpoint records)::
 
     python benchmarks/explain.py --checkpoint ssv2-results/runs/i3d_gcn-seed0/checkpoint.pt \\
         --data-root ~/.cache/stgcn/ssv2-synthetic-n1875-96x128-seed0 --videos 300
@@ -40,11 +41,15 @@ from stgcn.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from stgcn.engine import load_checkpoint
 from stgcn.explain import draw_explanation, explain_prediction
 from stgcn.models import build_model
+from stgcn.predict import clip_settings
 
 
-def load_model(path: Path) -> tuple[torch.nn.Module, list[str], int]:
+def load_model(
+    path: Path, clips: dict[str, Any] | None = None
+) -> tuple[torch.nn.Module, list[str], int, dict[str, Any]]:
     """The model of a ``benchmarks/ssv2.py`` checkpoint, rebuilt from its ``extra`` and in eval
-    mode, its class names and its clip length."""
+    mode, its class names, its clip length, and its clips' sampling, stride and crop size
+    (:func:`stgcn.predict.clip_settings`, ``clips`` overriding)."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint")
     state = load_checkpoint(path)
@@ -57,7 +62,8 @@ def load_model(path: Path) -> tuple[torch.nn.Module, list[str], int]:
     classes = list(extra["classes"])
     model = build_model(extra["model_name"], len(classes), **extra["model_config"])
     model.load_state_dict(state["model"])
-    return model.eval(), classes, int(extra["model_config"]["frames"])
+    frames = int(extra["model_config"]["frames"])
+    return model.eval(), classes, frames, clip_settings(path, extra, clips)
 
 
 def frames_of(clip: torch.Tensor) -> torch.Tensor:
@@ -97,10 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--lr", type=float, default=0.01, help="GNNExplainer learning rate (default 0.01)"
     )
     p.add_argument(
-        "--sampling", default="tsn", help="frame sampling of the clips (CPU preset: tsn)"
+        "--sampling",
+        choices=("tsn", "uniform", "dense"),
+        help="frame sampling of the clips (default: the checkpoint's)",
     )
-    p.add_argument("--stride", type=int, default=2, help="dense sampling stride (CPU preset: 2)")
-    p.add_argument("--size", type=int, default=96, help="crop size (CPU preset: 96)")
+    p.add_argument("--stride", type=int, help="dense sampling stride (default: the checkpoint's)")
+    p.add_argument("--size", type=int, help="crop size (default: the checkpoint's)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument(
         "--figures", type=Path, help="write the explanation of the first videos here as PNGs"
@@ -116,14 +124,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    model, classes, frames = load_model(args.checkpoint)
-    common = dict(
-        num_frames=frames,
-        sampling=args.sampling,
-        stride=args.stride,
-        size=args.size,
-        on_error="skip",
-    )
+    given = {"sampling": args.sampling, "stride": args.stride, "size": args.size}
+    model, classes, frames, clips = load_model(args.checkpoint, given)
+    common = dict(num_frames=frames, **clips, on_error="skip")
     plain = SomethingSomethingV2(args.data_root, args.split, **common)  # builds the box index
     data = SomethingSomethingV2(
         args.data_root,
@@ -196,6 +199,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "checkpoint": str(args.checkpoint),
         "data_root": str(args.data_root),
         "split": args.split,
+        "clips": clips,
         "videos": v,
         "asked": count,
         "mean_nodes": sum(r["nodes"] for r in rows) / v,

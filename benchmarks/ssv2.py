@@ -1042,18 +1042,93 @@ def seconds_per_clip(preset: Preset, steps: int = 3) -> float:
     return (time.perf_counter() - tic) / (steps * b)
 
 
-def start_line(
-    names: list[str], seeds: list[int], args: argparse.Namespace, preset: Preset, dist: DistInfo
-) -> str:
-    """What will run and roughly how long it takes here (printed first, before any data work).
+def box_file_seconds(source: str, preset: Preset, top_k: int, train_detector: bool) -> float:
+    """Roughly how long :func:`box_file` takes here to make ``source``'s boxes for the synthetic
+    set: the detector's training if ``train_detector`` (:class:`stgcn.proposals.train.
+    TrainConfig`'s steps, timed on two steps of a freshly built detector), then proposing every
+    frame of the set and scoring the validation split's (timed on 8 frames of a moving square).
+    The set has (24 + 60) / 2 frames per video on average (``generate``'s default lengths)."""
+    from stgcn.proposals.cli import Options, build_proposer
+    from stgcn.proposals.detector import CPU_CONFIG, FasterRCNNProposer, build_detector
+    from stgcn.proposals.train import TrainConfig as DetectorTrain
 
-    The estimate is :func:`seconds_per_clip` times the clips each run trains on (``epochs x
-    train``), plus the per-epoch validation (a forward pass costs about a third of a training
-    step) and the motion pre-training, plus the set's generation, optical flow and decoding when
-    the cache does not have them yet: rough
-    (+-30 %), but measured on this machine, so a CPU without AVX-512 gets its own figure."""
+    h, w = preset.data.synthetic_size
+    frames = torch.zeros(8, h, w, 3, dtype=torch.uint8)
+    for t in range(8):  # a 16-px square moving right, 2 px per frame
+        frames[t, h // 3 : h // 3 + 16, 8 + 2 * t : 24 + 2 * t] = 200
+    seconds = 0.0
+    if source == "detector":
+        model = build_detector(CPU_CONFIG)
+        if train_detector:
+            train = DetectorTrain()
+            opt = torch.optim.AdamW(model.parameters(), lr=train.lr)
+            images = [f.permute(2, 0, 1).float() / 255 for f in frames[: train.batch_size]]
+            box = torch.tensor([[8.0, h / 3, 24.0, h / 3 + 16]])
+            targets = [{"boxes": box, "labels": torch.tensor([1])} for _ in images]
+            model.train()
+
+            def step() -> None:
+                opt.zero_grad(set_to_none=True)
+                sum(model(images, targets).values()).backward()
+                opt.step()
+
+            step()
+            tic = time.perf_counter()
+            step(), step()
+            seconds += (time.perf_counter() - tic) / 2 * train.steps
+        proposer = FasterRCNNProposer(model, "detector", top_k=top_k)
+        scored = 0.16 / 4  # the validation split, every 4th frame
+    else:
+        proposer = build_proposer(Options(method=source, top_k=top_k))
+        scored = 0.16  # the validation split, every frame
+    proposer(frames)
+    tic = time.perf_counter()
+    proposer(frames)
+    per_frame = (time.perf_counter() - tic) / len(frames)
+    return seconds + per_frame * preset.data.synthetic_videos * (24 + 60) / 2 * (1 + scored)
+
+
+def estimate_seconds(
+    rows: list[Row], seeds: list[int], args: argparse.Namespace, preset: Preset, per_clip: float
+) -> float:
+    """Roughly how long the run takes on the synthetic set, given ``per_clip`` training seconds.
+
+    :func:`seconds_per_clip` times the clips each run trains on (``epochs x train``), plus the
+    per-epoch validation (a forward pass costs about a third of a training step) and the motion
+    pre-training, plus the set's generation, optical flow and decoding, and the detected or motion
+    boxes (:func:`box_file_seconds`), when the cache does not have them yet: rough (+-30 %), but
+    measured on this machine, so a CPU without AVX-512 gets its own figure."""
+    t, clips = preset.train, preset.data
+    n = clips.synthetic_videos
+    train, val = round(0.8 * n), round(0.16 * n)
+    views = clips.views[0] * clips.views[1]
+    one = t.epochs * per_clip * (train + val * views / 3)
+    total = len(rows) * len(seeds) * (0 if args.evaluate else one)
+    pretraining = preset.pretrain.epochs and not (args.init_from or args.evaluate)
+    if pretraining:  # once per seed; its heads cost little beside the backbone
+        total += len(seeds) * preset.pretrain.epochs * per_clip * train
+    h, w = clips.synthetic_size
+    name = f"ssv2-synthetic-n{n}-{h}x{w}-seed0"
+    if not (args.cache_dir / name / "synthetic_manifest.json").is_file():
+        # generation and decoding: ~1 min for the default 1,875 videos; DIS flow ~75 s more
+        total += (60 + (75 if pretraining else 0)) * n / 1875
+    trained = args.detector is not None or any(
+        (args.cache_dir / "detectors").glob(f"{name}-cpu-*.pt")
+    )
+    for source in dict.fromkeys(r.boxes for r in rows if r.boxes != "gt"):
+        if not any((args.cache_dir / "boxes").glob(f"{name}-{source}-*.recall.json")):
+            total += box_file_seconds(source, preset, args.box_top_k, not trained)
+    return total
+
+
+def start_line(
+    rows: list[Row], seeds: list[int], args: argparse.Namespace, preset: Preset, dist: DistInfo
+) -> str:
+    """What will run and roughly how long it takes here (:func:`estimate_seconds`; printed first,
+    before any data work)."""
     t, m, clips = preset.train, preset.model, preset.data
     per_clip = seconds_per_clip(preset) / dist.world_size
+    names = [r.label for r in rows]
     plan = (
         f"ssv2.py: {len(names)} model(s) ({', '.join(names)}) x {len(seeds)} seed(s), "
         f"{t.epochs} epochs, ResNet-{m.depth} width {m.width}, {m.frames} frames at {clips.size} px, "
@@ -1061,19 +1136,7 @@ def start_line(
     )
     if args.data_root is not None:  # the real set's size is known only once it is read
         return f"{plan}; ~{per_clip * 1000 / 60:.1f} min per epoch per 1,000 training clips here"
-    n = clips.synthetic_videos
-    train, val = round(0.8 * n), round(0.16 * n)
-    views = clips.views[0] * clips.views[1]
-    one = t.epochs * per_clip * (train + val * views / 3)
-    total = len(names) * len(seeds) * (0 if args.evaluate else one)
-    pretraining = preset.pretrain.epochs and not (args.init_from or args.evaluate)
-    if pretraining:  # once per seed; its heads cost little beside the backbone
-        total += len(seeds) * preset.pretrain.epochs * per_clip * train
-    h, w = clips.synthetic_size
-    manifest = args.cache_dir / f"ssv2-synthetic-n{n}-{h}x{w}-seed0" / "synthetic_manifest.json"
-    if not manifest.is_file():
-        # generation and decoding: ~1 min for the default 1,875 videos; DIS flow ~75 s more
-        total += (60 + (75 if pretraining else 0)) * n / 1875
+    total = estimate_seconds(rows, seeds, args, preset, per_clip)
     isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "native")
     return (
         f"{plan}; estimated ~{total / 60:.0f} min on this machine ({per_clip * 1e3:.1f} ms per "
@@ -1226,7 +1289,7 @@ def main(argv: list[str] | None = None) -> int:
     dist = init_distributed(args.device)
     wall = time.perf_counter()
     if dist.is_main and args.device == "cpu":
-        print(start_line([r.label for r in rows_plan], seeds, args, preset, dist), flush=True)
+        print(start_line(rows_plan, seeds, args, preset, dist), flush=True)
     pretraining = bool(preset.pretrain.epochs) and not (args.init_from or args.evaluate)
     # the pre-training reads the clips' optical flow (its target); the models do not
     data = {"gt": build_data(args, preset, dist, FlowData() if pretraining else None)}

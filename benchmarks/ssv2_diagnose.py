@@ -14,7 +14,10 @@ printed per epoch beside the loss and accuracy. Its switches are the diagnosis's
 library features: ``--fc-std`` (head init), ``--zero-init-residual``, ``--dropout``, ``--bn-neck``
 (BatchNorm1d before fc), ``--adamw`` (AdamW instead of SGD), ``--freeze-backbone CLIPS`` (fc only,
 on the random backbone), ``--rgb-diff`` (clip + frame differences), ``--subset N``.
-The figures they gave are in ``docs/baseline-diagnosis.md``.
+The figures they gave are in ``docs/baseline-diagnosis.md``. The models start from random weights,
+the setting the diagnosis studied (the CPU preset now starts them from a motion pre-training):
+``--init-from CKPT`` after ``--`` starts from that backbone instead, e.g. ssv2.py's cached
+``<cache-dir>/pretrain/motion-*/backbone.pt``.
 
 Examples::
 
@@ -42,7 +45,7 @@ import ssv2  # noqa: E402
 
 from stgcn.data.ssv2 import collate  # noqa: E402
 from stgcn.engine import DistInfo, fit, load_checkpoint, seed_everything  # noqa: E402
-from stgcn.models import build_model  # noqa: E402
+from stgcn.models import build_model, init_from  # noqa: E402
 
 STAGES = ("stem", "layer1", "layer2", "layer3", "layer4", "fc")
 
@@ -225,6 +228,8 @@ def cmd_train(opts: argparse.Namespace, args: argparse.Namespace, preset: ssv2.P
     if opts.rgb_diff:
         kwargs["in_channels"] = 6
     model = build_model(name, len(data.classes), **kwargs)
+    if args.init_from:  # e.g. the motion pre-training's backbone.pt (ssv2.py's cache)
+        init_from(model, args.init_from, freeze=args.freeze_backbone)
     if opts.rgb_diff:
         model = RGBDiff(model)
     if opts.fc_std is not None:  # PySlowFast's head init: normal(0, 0.01), zero bias

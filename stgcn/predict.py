@@ -36,7 +36,7 @@ from torch import Tensor, nn
 from stgcn.engine.checkpoint import load_checkpoint
 from stgcn.models import MODELS, build_model
 
-__all__ = ["LoadedModel", "load_model", "main", "rebuild_model", "top_k"]
+__all__ = ["LoadedModel", "clip_settings", "load_model", "main", "rebuild_model", "top_k"]
 
 DEFAULT_CLIPS = {"sampling": "tsn", "stride": 2}
 """What ``benchmarks/ssv2.py``'s CPU and smoke presets sample, for checkpoints that do not say."""
@@ -126,19 +126,35 @@ def load_model(
     """
     model, extra = rebuild_model(path)
     name, classes = extra["model_name"], list(extra["classes"])
-    settings = {**DEFAULT_CLIPS, **(extra.get("clips") or {}), **(clips or {})}
+    settings = clip_settings(path, extra, clips)
+    return LoadedModel(model.to(device).eval(), name, classes, settings)
+
+
+def clip_settings(
+    path: str | Path, extra: dict[str, Any], clips: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """How the model of the checkpoint ``path`` (its ``extra``) samples and crops its clips:
+    ``{"sampling", "stride", "size"}`` as stored by ``benchmarks/ssv2.py``, with ``clips``' entries
+    (those that are not None) overriding them; sampling and stride default to
+    :data:`DEFAULT_CLIPS` (with a warning) for checkpoints that predate the record.
+
+    Raises:
+        ValueError: the crop size is neither recorded nor given.
+    """
+    given = {k: v for k, v in (clips or {}).items() if v is not None}
+    settings = {**DEFAULT_CLIPS, **(extra.get("clips") or {}), **given}
     if "size" not in settings:
         raise ValueError(
             f"{path} does not record the crop size its model was trained at: pass --size "
-            "(benchmarks/ssv2.py: 96 for the CPU preset, 32 smoke, 224 paper)"
+            "(benchmarks/ssv2.py: 48 for the CPU preset, 32 smoke, 224 paper)"
         )
-    if "clips" not in extra and not {"sampling", "stride"} <= set(clips or {}):
+    if "clips" not in extra and not {"sampling", "stride"} <= set(given):
         warnings.warn(
             f"{path} does not record how its clips were sampled; using {settings['sampling']} "
             f"(stride {settings['stride']}) as benchmarks/ssv2.py's CPU presets do",
             stacklevel=2,
         )
-    return LoadedModel(model.to(device).eval(), name, classes, settings)
+    return settings
 
 
 def top_k(logits: Tensor, classes: Sequence[str], k: int) -> list[dict[str, Any]]:

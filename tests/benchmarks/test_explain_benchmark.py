@@ -21,6 +21,7 @@ def _checkpoint(path: Path, name: str = "i3d_gcn") -> Path:
     torch.manual_seed(0)
     model = build_model(name, 14, **config)
     extra = {"model_name": name, "model_config": config, "classes": [f"c{k}" for k in range(14)]}
+    extra["clips"] = {"sampling": "tsn", "stride": 2, "size": 48}  # as benchmarks/ssv2.py records
     return save_checkpoint({"model": model.state_dict(), "extra": extra}, path)
 
 
@@ -29,10 +30,11 @@ def test_smoke_run(bench, tmp_path: Path, capsys: pytest.CaptureFixture) -> None
     generate(root, 6, seed=2, size=(48, 64), frames=(16, 18), splits=(0.0, 1.0, 0.0), workers=0)
     ckpt = _checkpoint(tmp_path / "ckpt.pt")
     args = ["--checkpoint", str(ckpt), "--data-root", str(root), "--videos", "3", "--epochs", "5"]
-    args += ["--size", "48", "--figures", str(tmp_path / "figs"), "--num-figures", "1"]
+    args += ["--figures", str(tmp_path / "figs"), "--num-figures", "1"]
     result = bench("explain").main(args)
     out = capsys.readouterr().out
     assert 1 <= result["videos"] <= 3 and result["asked"] == 3
+    assert result["clips"] == {"sampling": "tsn", "stride": 2, "size": 48}  # the checkpoint's
     rows = result["rows"]
     share = sum(r["relevant"] / r["nodes"] for r in rows) / len(rows)
     assert result["random"]["all"] == pytest.approx(share)

@@ -95,6 +95,45 @@ def test_full_preset_plans_every_row_over_three_seeds(bench) -> None:
     assert [r.label for r in plain] == [f"{m} (motion boxes)" for m in mod.TABLE4]
 
 
+def test_start_line_counts_the_boxes_still_to_propose(bench, tmp_path, monkeypatch) -> None:
+    mod = bench("ssv2")
+    preset = mod.PRESETS["smoke"]
+    # the detector's ~500 training steps cost more than proposing the 64 videos' boxes
+    proposing = mod.box_file_seconds("detector", preset, 5, train_detector=False)
+    assert mod.box_file_seconds("detector", preset, 5, train_detector=True) > proposing > 0
+    assert mod.box_file_seconds("motion", preset, 5, train_detector=False) > 0
+
+    calls = []
+
+    def fake(source, preset, top_k, train_detector):
+        calls.append((source, train_detector))
+        return 1000.0
+
+    monkeypatch.setattr(mod, "box_file_seconds", fake)
+    args = mod.build_parser().parse_args(["--smoke", "--cache-dir", str(tmp_path)])
+    name = "ssv2-synthetic-n64-32x48-seed0"
+    plain, detected = [mod.Row("i3d_gcn")], [mod.Row("i3d_gcn"), mod.Row("i3d_gcn", "detector")]
+    fresh = mod.estimate_seconds(plain, [0], args, preset, per_clip=0.01)
+    (tmp_path / name).mkdir()
+    (tmp_path / name / "synthetic_manifest.json").write_text("{}")  # the set is there now
+    base = mod.estimate_seconds(plain, [0], args, preset, per_clip=0.01)  # 1 run, 1 pre-training
+    assert fresh > base > 0 and not calls
+    assert mod.estimate_seconds(plain * 2, [0, 1], args, preset, 0.01) > 3 * base  # 4 and 2
+    assert mod.estimate_seconds(detected, [0], args, preset, 0.01) > 2 * base + 999
+    assert calls == [("detector", True)]
+    (tmp_path / "detectors").mkdir()  # a trained detector: proposing only
+    (tmp_path / "detectors" / f"{name}-cpu-abc.pt").write_bytes(b"")
+    mod.estimate_seconds(detected + [mod.Row("i3d_roi", "motion")], [0], args, preset, 0.01)
+    assert calls[1:] == [("detector", False), ("motion", False)]
+    (tmp_path / "boxes").mkdir()  # a cached box file: nothing left to propose
+    (tmp_path / "boxes" / f"{name}-detector-abc.recall.json").write_text("{}")
+    assert mod.estimate_seconds(detected, [0], args, preset, 0.01) < 2 * base
+    assert len(calls) == 3
+    line = mod.start_line(detected, [0], args, preset, mod.init_distributed("cpu"))
+    assert line.startswith("ssv2.py: 2 model(s) (i3d_gcn, i3d_gcn (detector boxes)) x 1 seed(s)")
+    assert "estimated ~" in line and "ms per training clip" in line
+
+
 def test_paired_differences_against_a_hand_computed_t_test(bench) -> None:
     mod = bench("ssv2")
     rows = [
