@@ -50,7 +50,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -58,6 +58,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 from torch.utils.data import Dataset
+from torch_geometric.data import Batch
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
@@ -87,6 +88,7 @@ from stgcn.engine import (  # noqa: E402
 )
 from stgcn.engine.trainer import CHECKPOINT_NAME  # noqa: E402
 from stgcn.extract import parse_views  # noqa: E402  (--views, shared with python -m stgcn.extract)
+from stgcn.graphs import VideoGraph  # noqa: E402
 from stgcn.io import atomic_path, save_atomic  # noqa: E402
 from stgcn.models import (  # noqa: E402
     ModelConfig,
@@ -1020,19 +1022,27 @@ def run_one(
     }
 
 
-def seconds_per_clip(preset: Preset, steps: int = 3) -> float:
-    """This machine's training time per clip of ``i3d`` under ``preset``: the mean of ``steps`` SGD
-    steps on random clips of the preset's shape, after one warm-up step. A clock for the start
-    line's estimate (the four Table 4 models cost within 2 % of each other in GMACs/clip)."""
-    model = build("i3d", 14, preset)
+def seconds_per_clip(preset: Preset, name: str = "i3d", boxes: int = 3, steps: int = 3) -> float:
+    """This machine's training time per clip of the model ``name`` under ``preset``: the mean of
+    ``steps`` SGD steps on random clips of the preset's shape, after one warm-up step; a region
+    model reads ``boxes`` boxes on every frame. A clock for the start line's estimate."""
+    model = build(name, 14, preset)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3)
-    b, m = preset.train.batch_size, preset.model
-    clip = torch.randn(b, 3, m.frames, preset.data.size, preset.data.size)
+    b, m, size = preset.train.batch_size, preset.model, preset.data.size
+    clip = torch.randn(b, 3, m.frames, size, size)
     label = torch.arange(b) % 14
+    inputs: tuple[Any, ...] = (clip,)
+    if model.takes_graph:
+        g = torch.Generator().manual_seed(0)
+        frame = torch.arange(m.frames).repeat_interleave(boxes)
+        corner = torch.rand(len(frame), 2, generator=g) * size / 2
+        box = torch.cat([corner, corner + size / 2], 1)
+        video = VideoGraph(box=box, frame=frame, num_frames=m.frames)
+        inputs += (Batch.from_data_list([video] * b),)
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
-        nn.functional.cross_entropy(model(clip), label).backward()
+        nn.functional.cross_entropy(model(*inputs), label).backward()
         opt.step()
 
     step()
@@ -1089,11 +1099,16 @@ def box_file_seconds(source: str, preset: Preset, top_k: int, train_detector: bo
 
 
 def estimate_seconds(
-    rows: list[Row], seeds: list[int], args: argparse.Namespace, preset: Preset, per_clip: float
+    rows: list[Row],
+    seeds: list[int],
+    args: argparse.Namespace,
+    preset: Preset,
+    per_clip: Callable[[Row], float],
 ) -> float:
-    """Roughly how long the run takes on the synthetic set, given ``per_clip`` training seconds.
+    """Roughly how long the run takes on the synthetic set, given each row's training seconds
+    per clip (``per_clip(Row("i3d"))`` also clocks the pre-training).
 
-    :func:`seconds_per_clip` times the clips each run trains on (``epochs x train``), plus the
+    Each row's :func:`seconds_per_clip` times the clips it trains on (``epochs x train``), plus the
     per-epoch validation (a forward pass costs about a third of a training step) and the motion
     pre-training, plus the set's generation, optical flow and decoding, and the detected or motion
     boxes (:func:`box_file_seconds`), when the cache does not have them yet: rough (+-30 %), but
@@ -1102,11 +1117,11 @@ def estimate_seconds(
     n = clips.synthetic_videos
     train, val = round(0.8 * n), round(0.16 * n)
     views = clips.views[0] * clips.views[1]
-    one = t.epochs * per_clip * (train + val * views / 3)
-    total = len(rows) * len(seeds) * (0 if args.evaluate else one)
+    one = sum(t.epochs * per_clip(r) * (train + val * views / 3) for r in rows)
+    total = len(seeds) * (0 if args.evaluate else one)
     pretraining = preset.pretrain.epochs and not (args.init_from or args.evaluate)
     if pretraining:  # once per seed; its heads cost little beside the backbone
-        total += len(seeds) * preset.pretrain.epochs * per_clip * train
+        total += len(seeds) * preset.pretrain.epochs * per_clip(Row("i3d")) * train
     h, w = clips.synthetic_size
     name = f"ssv2-synthetic-n{n}-{h}x{w}-seed0"
     if not (args.cache_dir / name / "synthetic_manifest.json").is_file():
@@ -1127,7 +1142,14 @@ def start_line(
     """What will run and roughly how long it takes here (:func:`estimate_seconds`; printed first,
     before any data work)."""
     t, m, clips = preset.train, preset.model, preset.data
-    per_clip = seconds_per_clip(preset) / dist.world_size
+    timed: dict[tuple[str, int], float] = {}
+
+    def per_clip(row: Row) -> float:  # region models timed with the boxes they will read
+        key = (row.model, 3 if row.boxes == "gt" else args.box_top_k)  # the set has 2-3 per frame
+        if key not in timed:
+            timed[key] = seconds_per_clip(preset, *key) / dist.world_size
+        return timed[key]
+
     names = [r.label for r in rows]
     plan = (
         f"ssv2.py: {len(names)} model(s) ({', '.join(names)}) x {len(seeds)} seed(s), "
@@ -1135,12 +1157,13 @@ def start_line(
         f"batch {t.batch_size}, {torch.get_num_threads()} thread(s)"
     )
     if args.data_root is not None:  # the real set's size is known only once it is read
-        return f"{plan}; ~{per_clip * 1000 / 60:.1f} min per epoch per 1,000 training clips here"
+        i3d = per_clip(Row("i3d"))
+        return f"{plan}; ~{i3d * 1000 / 60:.1f} min per epoch of i3d per 1,000 training clips here"
     total = estimate_seconds(rows, seeds, args, preset, per_clip)
     isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "native")
     return (
-        f"{plan}; estimated ~{total / 60:.0f} min on this machine ({per_clip * 1e3:.1f} ms per "
-        f"training clip, timed just now; ONEDNN_MAX_CPU_ISA={isa})"
+        f"{plan}; estimated ~{total / 60:.0f} min on this machine ({per_clip(Row('i3d')) * 1e3:.1f} "
+        f"ms per training clip of i3d, timed just now; ONEDNN_MAX_CPU_ISA={isa})"
     )
 
 

@@ -102,6 +102,7 @@ def test_start_line_counts_the_boxes_still_to_propose(bench, tmp_path, monkeypat
     proposing = mod.box_file_seconds("detector", preset, 5, train_detector=False)
     assert mod.box_file_seconds("detector", preset, 5, train_detector=True) > proposing > 0
     assert mod.box_file_seconds("motion", preset, 5, train_detector=False) > 0
+    assert mod.seconds_per_clip(preset, "i3d_gcn", boxes=5, steps=1) > 0  # a region model's clock
 
     calls = []
 
@@ -111,27 +112,32 @@ def test_start_line_counts_the_boxes_still_to_propose(bench, tmp_path, monkeypat
 
     monkeypatch.setattr(mod, "box_file_seconds", fake)
     args = mod.build_parser().parse_args(["--smoke", "--cache-dir", str(tmp_path)])
+
+    def estimate(rows: list, seeds: tuple = (0,), graph_cost: float = 1.0) -> float:
+        clock = {"i3d": 0.01, "i3d_gcn": 0.01 * graph_cost}
+        return mod.estimate_seconds(rows, list(seeds), args, preset, lambda r: clock[r.model])
+
     name = "ssv2-synthetic-n64-32x48-seed0"
     plain, detected = [mod.Row("i3d_gcn")], [mod.Row("i3d_gcn"), mod.Row("i3d_gcn", "detector")]
-    fresh = mod.estimate_seconds(plain, [0], args, preset, per_clip=0.01)
+    fresh = estimate(plain)
     (tmp_path / name).mkdir()
     (tmp_path / name / "synthetic_manifest.json").write_text("{}")  # the set is there now
-    base = mod.estimate_seconds(plain, [0], args, preset, per_clip=0.01)  # 1 run, 1 pre-training
+    base = estimate(plain)  # 1 run, 1 pre-training
     assert fresh > base > 0 and not calls
-    assert mod.estimate_seconds(plain * 2, [0, 1], args, preset, 0.01) > 3 * base  # 4 and 2
-    assert mod.estimate_seconds(detected, [0], args, preset, 0.01) > 2 * base + 999
+    assert estimate(plain * 2, (0, 1)) > 3 * base  # 4 runs, 2 pre-trainings
+    assert estimate(plain, graph_cost=2) > base  # each row on its own clock
+    assert estimate(detected) > 2 * base + 999
     assert calls == [("detector", True)]
     (tmp_path / "detectors").mkdir()  # a trained detector: proposing only
     (tmp_path / "detectors" / f"{name}-cpu-abc.pt").write_bytes(b"")
-    mod.estimate_seconds(detected + [mod.Row("i3d_roi", "motion")], [0], args, preset, 0.01)
+    estimate(detected + [mod.Row("i3d_gcn", "motion")])
     assert calls[1:] == [("detector", False), ("motion", False)]
     (tmp_path / "boxes").mkdir()  # a cached box file: nothing left to propose
     (tmp_path / "boxes" / f"{name}-detector-abc.recall.json").write_text("{}")
-    assert mod.estimate_seconds(detected, [0], args, preset, 0.01) < 2 * base
-    assert len(calls) == 3
+    assert estimate(detected) < 2 * base and len(calls) == 3
     line = mod.start_line(detected, [0], args, preset, mod.init_distributed("cpu"))
     assert line.startswith("ssv2.py: 2 model(s) (i3d_gcn, i3d_gcn (detector boxes)) x 1 seed(s)")
-    assert "estimated ~" in line and "ms per training clip" in line
+    assert "estimated ~" in line and "ms per training clip of i3d" in line
 
 
 def test_paired_differences_against_a_hand_computed_t_test(bench) -> None:
