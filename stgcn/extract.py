@@ -25,7 +25,7 @@ saves.
 Examples::
 
     python -m stgcn.extract --checkpoint runs/i3d_gcn-seed0/checkpoint.pt \\
-        --data-root ~/.cache/stgcn/ssv2-synthetic-n1875-96x128-seed0 --size 96 --out feats
+        --data-root ~/.cache/stgcn/ssv2-synthetic-n1875-96x128-seed0 --out feats
     python -m stgcn.extract --checkpoint ckpt.pt --data-root /data/ssv2 \\
         --boxes /data/bbox/*.json --frames 32 --sampling dense --size 224 --views 2x3 \\
         --device cuda --out /data/strg-feats
@@ -53,7 +53,7 @@ from stgcn.data.cached import (
 )
 from stgcn.io import save_atomic
 from stgcn.models import STRG
-from stgcn.predict import rebuild_model
+from stgcn.predict import clip_settings, rebuild_model
 
 __all__ = ["extract_regions", "load_region_model", "main"]
 
@@ -293,13 +293,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--sampling",
         choices=("tsn", "uniform", "dense"),
-        default="tsn",
-        help="frame sampling (default tsn, as benchmarks/ssv2.py's cpu preset; paper: dense)",
+        help="frame sampling (default: the checkpoint's, as benchmarks/ssv2.py records it)",
     )
-    p.add_argument("--stride", type=int, default=2, help="frame stride of dense sampling (2)")
     p.add_argument(
-        "--size", type=int, default=96, help="crop size in pixels (default 96: the cpu preset)"
+        "--stride", type=int, help="frame stride of dense sampling (default: the checkpoint's)"
     )
+    p.add_argument("--size", type=int, help="crop size in pixels (default: the checkpoint's)")
     p.add_argument(
         "--views",
         type=parse_views,
@@ -359,6 +358,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         model, extra = load_region_model(args.checkpoint, args.device)
+        given = {"sampling": args.sampling, "stride": args.stride, "size": args.size}
+        vars(args).update(clip_settings(args.checkpoint, extra, given))
     except ValueError as err:
         raise SystemExit(str(err)) from err
     frames = args.frames or extra["model_config"].get("frames")

@@ -14,7 +14,7 @@ from torch_geometric.loader import DataLoader
 import stgcn.extract as extract
 from stgcn.data.cached import MANIFEST, RegionFeatureDataset, collate_regions, region_shard_name
 from stgcn.data.ssv2 import collate
-from stgcn.engine import OptimConfig, TrainConfig, fit
+from stgcn.engine import OptimConfig, TrainConfig, fit, load_checkpoint, save_checkpoint
 from stgcn.io import load_safe
 from stgcn.models import STRGHead
 
@@ -192,3 +192,22 @@ def test_views_and_skipped_items(tiny_ckpt: Path, tiny_set: Path, tmp_path: Path
     ds = RegionFeatureDataset(out)
     assert len(ds) == 2 and ds.skipped == [(1, "broken", "decode")]
     assert ds.video_ids == [online[0].video_id, online[2].video_id]
+
+
+def test_clips_are_sampled_and_cropped_as_the_checkpoint_records(
+    tiny_set: Path, tiny_ckpt: Path, tmp_path: Path
+) -> None:
+    state = load_checkpoint(tiny_ckpt)
+    state["extra"]["clips"] = {"sampling": "uniform", "stride": 2, "size": SIZE}  # as ssv2.py does
+    recorded = save_checkpoint(state, tmp_path / "recorded.pt")
+
+    def argv(ckpt: Path, out: str) -> list[str]:
+        args = _argv(ckpt, tiny_set, tmp_path / out, "--split", "validation", "--limit", "1")
+        i = args.index("--size")
+        return args[:i] + args[i + 2 :]  # no --size, --sampling or --stride
+
+    assert extract.main(argv(recorded, "a")) == 0
+    manifest = RegionFeatureDataset(tmp_path / "a" / "validation").manifest
+    assert (manifest["sampling"], manifest["stride"], manifest["size"]) == ("uniform", 2, SIZE)
+    with pytest.raises(SystemExit, match="does not record the crop size"):
+        extract.main(argv(tiny_ckpt, "b"))  # an older checkpoint: --size is needed
