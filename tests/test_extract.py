@@ -35,7 +35,7 @@ def tiny_ckpt(tiny_set: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _argv(ckpt: Path, root: Path, out: Path, *more: str) -> list[str]:
     return [
         "--checkpoint", str(ckpt), "--data-root", str(root), "--out", str(out),
-        "--size", str(SIZE), "--shard-size", "2", "--batch-size", "2", "--workers", "0",
+        "--size", str(SIZE), "--sampling", "tsn", "--stride", "2", "--shard-size", "2", "--batch-size", "2", "--workers", "0",
         "--threads", "1", "--no-progress", *more,
     ]  # fmt: skip
 
@@ -203,8 +203,10 @@ def test_clips_are_sampled_and_cropped_as_the_checkpoint_records(
 
     def argv(ckpt: Path, out: str) -> list[str]:
         args = _argv(ckpt, tiny_set, tmp_path / out, "--split", "validation", "--limit", "1")
-        i = args.index("--size")
-        return args[:i] + args[i + 2 :]  # no --size, --sampling or --stride
+        for flag in ("--size", "--sampling", "--stride"):  # none given: the checkpoint's
+            i = args.index(flag)
+            args = args[:i] + args[i + 2 :]
+        return args
 
     assert extract.main(argv(recorded, "a")) == 0
     manifest = RegionFeatureDataset(tmp_path / "a" / "validation").manifest
