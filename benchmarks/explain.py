@@ -41,7 +41,7 @@ from stgcn.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from stgcn.engine import load_checkpoint
 from stgcn.explain import draw_explanation, explain_prediction
 from stgcn.models import build_model
-from stgcn.predict import clip_settings
+from stgcn.predict import add_clip_arguments, clip_arguments, clip_settings
 
 
 def load_model(
@@ -102,13 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--lr", type=float, default=0.01, help="GNNExplainer learning rate (default 0.01)"
     )
-    p.add_argument(
-        "--sampling",
-        choices=("tsn", "uniform", "dense"),
-        help="frame sampling of the clips (default: the checkpoint's)",
-    )
-    p.add_argument("--stride", type=int, help="dense sampling stride (default: the checkpoint's)")
-    p.add_argument("--size", type=int, help="crop size (default: the checkpoint's)")
+    add_clip_arguments(p)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument(
         "--figures", type=Path, help="write the explanation of the first videos here as PNGs"
@@ -124,8 +118,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    given = {"sampling": args.sampling, "stride": args.stride, "size": args.size}
-    model, classes, frames, clips = load_model(args.checkpoint, given)
+    model, classes, frames, clips = load_model(args.checkpoint, clip_arguments(args))
     common = dict(num_frames=frames, **clips, on_error="skip")
     plain = SomethingSomethingV2(args.data_root, args.split, **common)  # builds the box index
     data = SomethingSomethingV2(

@@ -49,7 +49,7 @@ from stgcn.data.cached import CachedClips, RegionFeatureDataset, collate_regions
 from stgcn.engine import OptimConfig, TrainConfig, fit, load_checkpoint, seed_everything  # noqa: E402
 from stgcn.extract import extract_regions, load_region_model  # noqa: E402
 from stgcn.models import STRG, STRGHead, build_model, init_from  # noqa: E402
-from stgcn.predict import clip_settings  # noqa: E402
+from stgcn.predict import add_clip_arguments, clip_arguments, clip_settings  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,15 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=0.05, help="peak learning rate (default 0.05)")
     p.add_argument("--seed", type=int, default=0, help="seed of the head and the data order")
     p.add_argument("--frames", type=int, help="frames per clip (default: the checkpoint's)")
-    p.add_argument("--size", type=int, help="crop size (default: the checkpoint's)")
-    p.add_argument(
-        "--sampling",
-        choices=("tsn", "uniform", "dense"),
-        help="frame sampling (default: the checkpoint's)",
-    )
-    p.add_argument(
-        "--stride", type=int, help="frame stride of dense sampling (default: the checkpoint's)"
-    )
+    add_clip_arguments(p)
     p.add_argument("--shard-size", type=int, default=256, help="items per cache shard")
     p.add_argument("--workers", type=int, default=0, help="decoding processes (default 0)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
@@ -137,8 +129,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     state = load_checkpoint(args.checkpoint)
     model, extra = load_region_model(args.checkpoint, device)
     frames = args.frames or extra["model_config"]["frames"]
-    given = {"sampling": args.sampling, "stride": args.stride, "size": args.size}
-    clip = clip_settings(args.checkpoint, extra, given)  # the checkpoint's, unless given
+    clip = clip_settings(
+        args.checkpoint, extra, clip_arguments(args)
+    )  # the checkpoint's, unless given
     common = dict(num_frames=frames, **clip, train=False, on_error="skip")
     val_n = args.val_videos or (max(args.batch_size, args.videos // 4) if args.videos else 0)
     sets = {

@@ -53,7 +53,7 @@ from stgcn.data.cached import (
 )
 from stgcn.io import save_atomic
 from stgcn.models import STRG
-from stgcn.predict import clip_settings, rebuild_model
+from stgcn.predict import add_clip_arguments, clip_arguments, clip_settings, rebuild_model
 
 __all__ = ["extract_regions", "load_region_model", "main"]
 
@@ -290,15 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--frames", type=int, help="frames per clip (default: the checkpoint's model_config)"
     )
-    p.add_argument(
-        "--sampling",
-        choices=("tsn", "uniform", "dense"),
-        help="frame sampling (default: the checkpoint's, as benchmarks/ssv2.py records it)",
-    )
-    p.add_argument(
-        "--stride", type=int, help="frame stride of dense sampling (default: the checkpoint's)"
-    )
-    p.add_argument("--size", type=int, help="crop size in pixels (default: the checkpoint's)")
+    add_clip_arguments(p)
     p.add_argument(
         "--views",
         type=parse_views,
@@ -358,8 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         model, extra = load_region_model(args.checkpoint, args.device)
-        given = {"sampling": args.sampling, "stride": args.stride, "size": args.size}
-        vars(args).update(clip_settings(args.checkpoint, extra, given))
+        vars(args).update(clip_settings(args.checkpoint, extra, clip_arguments(args)))
     except ValueError as err:
         raise SystemExit(str(err)) from err
     frames = args.frames or extra["model_config"].get("frames")

@@ -36,7 +36,16 @@ from torch import Tensor, nn
 from stgcn.engine.checkpoint import load_checkpoint
 from stgcn.models import MODELS, build_model
 
-__all__ = ["LoadedModel", "clip_settings", "load_model", "main", "rebuild_model", "top_k"]
+__all__ = [
+    "LoadedModel",
+    "add_clip_arguments",
+    "clip_arguments",
+    "clip_settings",
+    "load_model",
+    "main",
+    "rebuild_model",
+    "top_k",
+]
 
 DEFAULT_CLIPS = {"sampling": "tsn", "stride": 2}
 """What ``benchmarks/ssv2.py``'s CPU and smoke presets sample, for checkpoints that do not say."""
@@ -157,6 +166,26 @@ def clip_settings(
     return settings
 
 
+def add_clip_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """Add ``--size``, ``--sampling`` and ``--stride`` (how clips are cropped and sampled), each
+    defaulting to what the checkpoint records; read them back with :func:`clip_arguments`."""
+    parser.add_argument("--size", type=int, help="crop size in pixels (default: the checkpoint's)")
+    parser.add_argument(
+        "--sampling",
+        choices=("tsn", "uniform", "dense"),
+        help="frame sampling (default: the checkpoint's)",
+    )
+    parser.add_argument(
+        "--stride", type=int, help="frame stride of dense sampling (default: the checkpoint's)"
+    )
+
+
+def clip_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The clip settings given on the command line of :func:`add_clip_arguments` (None: not
+    given), for :func:`clip_settings`' ``clips``."""
+    return {k: getattr(args, k) for k in ("sampling", "stride", "size")}
+
+
 def top_k(logits: Tensor, classes: Sequence[str], k: int) -> list[dict[str, Any]]:
     """The ``k`` most probable classes of ``logits`` ``[C]``: ``[{"rank", "index", "class",
     "probability"}]``, most probable first."""
@@ -239,9 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="draw the boxes and edges (several videos: OUT-<stem>.png each)",
     )
     g = p.add_argument_group("clips (default: what the checkpoint records)")
-    g.add_argument("--size", type=int, help="crop size")
-    g.add_argument("--sampling", choices=("tsn", "uniform", "dense"), help="frame sampling")
-    g.add_argument("--stride", type=int, help="stride of dense sampling")
+    add_clip_arguments(g)
     g.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     return p
 
@@ -255,11 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.boxes is not None and args.method is not None:
         print("error: give --boxes or --method, not both", file=sys.stderr)
         return 2
-    overrides = {k: getattr(args, k) for k in ("size", "sampling", "stride")}
     try:
-        loaded = load_model(
-            args.checkpoint, args.device, {k: v for k, v in overrides.items() if v is not None}
-        )
+        loaded = load_model(args.checkpoint, args.device, clip_arguments(args))
     except (FileNotFoundError, ValueError, UnsafeFileError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
