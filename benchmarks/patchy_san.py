@@ -65,7 +65,14 @@ from stgcn.models import PatchySANNet
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_TU = REPO.parent / "shared" / "data" / "TUDataset"
-PAPER = {"MUTAG": {"patchy_san_k10": (88.95, 4.37), "patchy_san_k10E": (92.63, 4.21)}}
+# Published MUTAG figures: PATCHY-SAN's Table 2 (k = 10, k = 10^E) and GIN-0 in Xu et al.'s Table 1.
+PAPER = {
+    "MUTAG": {
+        "patchy_san_k10": (88.95, 4.37),
+        "patchy_san_k10E": (92.63, 4.21),
+        "gin": (89.4, 5.6),
+    }
+}
 
 
 class PatchyTUDataset(TUDataset):
@@ -203,7 +210,8 @@ def train_patchy_models(
     epoch of best validation accuracy (ties: lower validation loss, then the earlier epoch).
 
     x [G, w, k, F], e [G, w, k, k, E] or None, y [G] -> per split {"epoch", "prob": test softmax
-    [len(test), C]}. The models are stacked with ``torch.func.stack_module_state`` and run under
+    [len(test), C] at that epoch, "curve": test softmax at every epoch [epochs, len(test), C]}
+    (the curve is only read by the optimistic figure of ``summarise``). The models are stacked with ``torch.func.stack_module_state`` and run under
     ``vmap`` (PyTorch's model-ensembling recipe): each keeps its own initialisation (seed), batch
     order and dropout masks, and RMSprop (the paper's optimiser) acts elementwise, so every model
     gets the updates it would get alone; one step updates all, which is what makes many small
@@ -238,6 +246,7 @@ def train_patchy_models(
         eval_idx[m, : len(i)] = torch.as_tensor(i)
     best_key = [(-1.0, 0.0)] * n
     best = [{"epoch": 0, "prob": None} for _ in range(n)]
+    curves: list[list[Tensor]] = [[] for _ in range(n)]
     for epoch in range(1, args.epochs + 1):
         idx = torch.zeros(n, steps * bs, dtype=torch.long)
         mask = torch.zeros(n, steps * bs)
@@ -264,10 +273,12 @@ def train_patchy_models(
             p_val, y_val = prob[m, : len(val)], y[torch.as_tensor(val)]
             acc = float((p_val.argmax(-1) == y_val).float().mean())
             nll = float(F.nll_loss(p_val.clamp(min=1e-12).log(), y_val))
+            p_test = prob[m, len(val) : len(val) + len(test)]
+            curves[m].append(p_test)
             if (acc, -nll) > best_key[m]:
                 best_key[m] = (acc, -nll)
-                best[m] = {"epoch": epoch, "prob": prob[m, len(val) : len(val) + len(test)]}
-    return best
+                best[m] = {"epoch": epoch, "prob": p_test}
+    return [{**b, "curve": torch.stack(c)} for b, c in zip(best, curves, strict=True)]
 
 
 def train_patchy_folds(
@@ -279,7 +290,8 @@ def train_patchy_folds(
     seed: int,
 ) -> list[dict]:
     """PATCHY-SAN on every fold of one cross-validation: ``args.members`` models per fold
-    (see ``member_splits``), their test softmax averaged. -> per fold {"acc", "epochs"}."""
+    (see ``member_splits``), their test softmax averaged. -> per fold {"acc", "epochs", "curve":
+    the test accuracy of the average at every epoch}."""
     y_np = y.numpy()
     splits, seeds, owner = [], [], []
     for i, (train, test) in enumerate(folds):
@@ -291,9 +303,17 @@ def train_patchy_folds(
     out = []
     for i, (_, test) in enumerate(folds):
         mine = [r for r, o in zip(models, owner, strict=True) if o == i]
+        y_test = y[torch.as_tensor(test)]
         pred = torch.stack([r["prob"] for r in mine]).mean(0).argmax(-1)
-        acc = 100.0 * float((pred == y[torch.as_tensor(test)]).float().mean())
-        out.append({"acc": acc, "epochs": [r["epoch"] for r in mine]})
+        acc = 100.0 * int((pred == y_test).sum()) / len(test)
+        right = (torch.stack([r["curve"] for r in mine]).mean(0).argmax(-1) == y_test).sum(1)
+        out.append(
+            {
+                "acc": acc,
+                "epochs": [r["epoch"] for r in mine],
+                "curve": [100.0 * int(c) / len(test) for c in right],
+            }
+        )
     return out
 
 
@@ -336,7 +356,7 @@ def train_gin(dataset: TUDataset, split: tuple[np.ndarray, ...], args, seed: int
             pred = model(t.x, t.edge_index, t.batch).argmax(-1)
             test_acc.append(100.0 * int((pred == t.y).sum()) / len(t.y))
     epoch, acc = select_epoch(val_acc, val_loss, test_acc)
-    return {"acc": acc, "epoch": epoch}
+    return {"acc": acc, "epoch": epoch, "curve": test_acc}
 
 
 def wl_features(dataset: TUDataset, iterations: int) -> np.ndarray:
@@ -389,17 +409,31 @@ def machine() -> dict[str, str | int]:
 def summarise(per_fold: list[dict], folds: int) -> dict:
     """Mean test accuracy over all folds of all repetitions; std: the population std over the
     folds of one cross-validation, averaged over repetitions (the spread the paper reports);
-    repeat_std: the std of the repetitions' means."""
+    repeat_std: the std of the repetitions' means.
+
+    With per-epoch test accuracies (``"curve"``), also ``test_selected``: for each repetition, the
+    mean test accuracy over its folds at the one epoch where that mean is highest. That is the
+    protocol of GIN's paper (Xu et al., ICLR 2019, Section 7: the epoch of best cross-validation
+    accuracy averaged over the folds), which chooses on the test folds: an optimistic figure,
+    printed only to size the gap to published ones, never the result."""
     accs = [r["acc"] for r in per_fold]
     runs = [accs[i : i + folds] for i in range(0, len(accs), folds)]
-    return {
+    out = {
         "mean": statistics.mean(accs),
         "std": statistics.mean(statistics.pstdev(run) for run in runs),
         "per_repeat": [statistics.mean(run) for run in runs],
         "repeat_std": statistics.pstdev(statistics.mean(run) for run in runs),
         "per_fold": accs,
-        "details": per_fold,
+        "details": [{k: v for k, v in r.items() if k != "curve"} for r in per_fold],
     }
+    if per_fold and all("curve" in r for r in per_fold):
+        best, epochs = [], []
+        for i in range(0, len(per_fold), folds):
+            curve = np.mean([r["curve"] for r in per_fold[i : i + folds]], axis=0)
+            epochs.append(int(curve.argmax()) + 1)
+            best.append(float(curve.max()))
+        out["test_selected"] = {"mean": statistics.mean(best), "per_repeat": best, "epochs": epochs}
+    return out
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -496,22 +530,27 @@ def _run(args: argparse.Namespace, root: Path) -> dict:
     names = {
         "patchy_san": ("PATCHY-SAN, k = 10 (nodes)", paper.get("patchy_san_k10")),
         "patchy_san_edges": ("PATCHY-SAN, k = 10^E (nodes + edges)", paper.get("patchy_san_k10E")),
-        "gin": ("GIN (PyG) + add pooling", None),
+        "gin": ("GIN (PyG) + add pooling", paper.get("gin")),
         "wl_svm": (f"WL-subtree kernel SVM (h = {args.wl_iterations})", None),
     }
     print(
         f"\n{args.repeats} × {args.folds}-fold stratified CV on {args.dataset} (seed {args.seed}), "
         f"PATCHY-SAN: {args.members} member(s) per fold; test accuracy %"
     )
-    print("| method | mean ± std | per repetition | paper | train s | train CPU s |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| method | mean ± std | per repetition | paper | epoch chosen on the test folds "
+        "(optimistic) | train s | train CPU s |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for m in methods:
         name, ref = names[m]
         s = report[m]
         ref_s = f"{ref[0]:.2f} ± {ref[1]:.2f}" if ref else ""
         reps = ", ".join(f"{a:.2f}" for a in s["per_repeat"])
+        opt = s.get("test_selected")
+        opt_s = f"{opt['mean']:.2f} (epochs {', '.join(map(str, opt['epochs']))})" if opt else ""
         print(
-            f"| {name} | {s['mean']:.2f} ± {s['std']:.2f} | {reps} | {ref_s} | "
+            f"| {name} | {s['mean']:.2f} ± {s['std']:.2f} | {reps} | {ref_s} | {opt_s} | "
             f"{seconds[m]:.1f} | {cpu_seconds[m]:.1f} |"
         )
     # The time target is one cross-validation: preprocessing plus training of both variants.

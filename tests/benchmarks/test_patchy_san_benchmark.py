@@ -27,6 +27,10 @@ def test_smoke_two_folds(patchy, shared_dir: Path, tmp_path: Path, capsys) -> No
     for method in ("patchy_san", "patchy_san_edges", "gin", "wl_svm"):
         r = report[method]
         assert len(r["per_fold"]) == 2 and 0 <= r["mean"] <= 100 and r["std"] >= 0
+    for method in ("patchy_san", "patchy_san_edges", "gin"):  # epochs chosen on the test folds
+        opt = report[method]["test_selected"]
+        assert opt["mean"] >= report[method]["mean"] and 1 <= opt["epochs"][0] <= 2
+    assert "test_selected" not in report["wl_svm"]
     # Every graph is tested exactly once, and all methods share the folds.
     tested = sorted(i for fold in report["fold_test_indices"] for i in fold)
     assert tested == list(range(188))
@@ -123,3 +127,15 @@ def test_summarise_repeats(patchy) -> None:
     s = patchy.summarise(rows, folds=2)
     assert s["mean"] == 90.0 and s["per_repeat"] == [90.0, 90.0] and s["repeat_std"] == 0.0
     assert s["std"] == 5.0  # (10 + 0) / 2: the folds' spread, averaged over repetitions
+
+
+def test_summarise_test_selected_is_the_best_epoch_of_the_fold_mean(patchy) -> None:
+    """The optimistic figure: per repetition, the epoch whose mean over the folds is highest
+    (not each fold's own best epoch, which would give 100 here)."""
+    curves = [[50.0, 100.0, 60.0], [100.0, 50.0, 80.0], [60.0, 90.0, 70.0], [80.0, 70.0, 70.0]]
+    rows = [{"acc": 70.0, "curve": c} for c in curves]  # two 2-fold repetitions
+    opt = patchy.summarise(rows, folds=2)["test_selected"]
+    # Means over the folds: [75, 75, 70] (a tie: the earlier epoch) and [70, 80, 70].
+    assert opt["epochs"] == [1, 2] and opt["per_repeat"] == [75.0, 80.0]
+    assert opt["mean"] == 77.5
+    assert "test_selected" not in patchy.summarise([{"acc": 70.0}] * 2, folds=2)
