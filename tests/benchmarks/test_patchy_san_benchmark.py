@@ -139,3 +139,19 @@ def test_summarise_test_selected_is_the_best_epoch_of_the_fold_mean(patchy) -> N
     assert opt["epochs"] == [1, 2] and opt["per_repeat"] == [75.0, 80.0]
     assert opt["mean"] == 77.5
     assert "test_selected" not in patchy.summarise([{"acc": 70.0}] * 2, folds=2)
+
+
+def test_wl_svm_chooses_the_depth_inside_the_training_fold(patchy) -> None:
+    """Depth 0 is noise, depth 1 separates the classes: the grid search inside the training
+    fold picks h = 1 (test graphs play no part), and the depth-1 map classifies the test fold."""
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * 30)
+    noise = rng.random((60, 3))
+    signal = np.stack([y, 1 - y], axis=1).astype(float)
+    train, test = np.arange(40), np.arange(40, 60)
+    r = patchy.train_wl_svm([noise, signal], y, (train[:30], train[30:], test), seed=0)
+    assert r["h"] == 1 and r["acc"] == 100.0
+    # With the labels of the test graphs scrambled, the choice is the same: made on training only.
+    y_bad = y.copy()
+    y_bad[test] = rng.permutation(y_bad[test])
+    assert patchy.train_wl_svm([noise, signal], y_bad, (train[:30], train[30:], test), 0)["h"] == 1
