@@ -212,11 +212,14 @@ def train_patchy_models(
 
     x [G, w, k, F], e [G, w, k, k, E] or None, y [G] -> per split {"epoch", "prob": test softmax
     [len(test), C] at that epoch, "curve": test softmax at every epoch [epochs, len(test), C]}
-    (the curve is only read by the optimistic figure of ``summarise``). The models are stacked with ``torch.func.stack_module_state`` and run under
-    ``vmap`` (PyTorch's model-ensembling recipe): each keeps its own initialisation (seed), batch
-    order and dropout masks, and RMSprop (the paper's optimiser) acts elementwise, so every model
-    gets the updates it would get alone; one step updates all, which is what makes many small
-    models cheap. A model whose fit set needs fewer batches than another's gets empty, zero-gradient ones (a zero step, but its RMSprop average decays once more).
+    (the curve feeds only the optimistic figure of ``summarise``).
+
+    The models are stacked with ``torch.func.stack_module_state`` and run under ``vmap``
+    (PyTorch's model-ensembling recipe): each keeps its own initialisation (seed), batch order and
+    dropout masks, and RMSprop (the paper's optimiser) acts elementwise, so every model gets the
+    updates it would get alone; one step updates all, which is what makes many small models cheap.
+    A model whose fit set needs fewer batches than another's gets empty, zero-gradient ones (a
+    zero step, but its RMSprop average decays once more).
     """
     _, w, k, f = x.shape
     classes = int(y.max()) + 1
@@ -384,7 +387,7 @@ def train_wl_svm(blocks: Sequence[np.ndarray], y: np.ndarray, split, seed: int) 
     Shervashidze et al. (JMLR 2011) choose h. -> {"acc", "h", "C"}."""
     fit, val, test = split
     train = np.concatenate([fit, val])  # the grid search makes its own inner folds
-    best: tuple[float, int, GridSearchCV] | None = None
+    best: dict = {"score": -1.0}
     for h in range(len(blocks)):
         features = np.concatenate(blocks[: h + 1], axis=1)
         grid = GridSearchCV(
@@ -392,13 +395,10 @@ def train_wl_svm(blocks: Sequence[np.ndarray], y: np.ndarray, split, seed: int) 
             {"C": [1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0]},
             cv=StratifiedKFold(5, shuffle=True, random_state=seed),
         ).fit(features[train], y[train])
-        if best is None or grid.best_score_ > best[0]:
-            best = (grid.best_score_, h, grid)
-    assert best is not None
-    _, h, grid = best
-    features = np.concatenate(blocks[: h + 1], axis=1)
-    acc = 100.0 * float(grid.score(features[test], y[test]))
-    return {"acc": acc, "h": h, "C": grid.best_params_["C"]}
+        if grid.best_score_ > best["score"]:
+            acc = 100.0 * float(grid.score(features[test], y[test]))
+            best = {"score": grid.best_score_, "acc": acc, "h": h, "C": grid.best_params_["C"]}
+    return {k: best[k] for k in ("acc", "h", "C")}
 
 
 def machine() -> dict[str, str | int]:
