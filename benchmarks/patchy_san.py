@@ -211,8 +211,10 @@ def train_patchy_models(
     epoch of best validation accuracy (ties: lower validation loss, then the earlier epoch).
 
     x [G, w, k, F], e [G, w, k, k, E] or None, y [G] -> per split {"epoch", "prob": test softmax
-    [len(test), C] at that epoch, "curve": test softmax at every epoch [epochs, len(test), C]}
-    (the curve feeds only the optimistic figure of ``summarise``).
+    [len(test), C] at that epoch, "curve": test softmax at every epoch [epochs, len(test), C],
+    "val_acc", "val_loss": validation accuracy (fraction) and loss at every epoch}. The test curve
+    feeds only the optimistic figure of ``summarise``; the validation curves, the nested search of
+    ``benchmarks/patchy_san_search.py``.
 
     The models are stacked with ``torch.func.stack_module_state`` and run under ``vmap``
     (PyTorch's model-ensembling recipe): each keeps its own initialisation (seed), batch order and
@@ -251,6 +253,7 @@ def train_patchy_models(
     best_key = [(-1.0, 0.0)] * n
     best = [{"epoch": 0, "prob": None} for _ in range(n)]
     curves: list[list[Tensor]] = [[] for _ in range(n)]
+    val_curves: list[list[tuple[float, float]]] = [[] for _ in range(n)]
     for epoch in range(1, args.epochs + 1):
         idx = torch.zeros(n, steps * bs, dtype=torch.long)
         mask = torch.zeros(n, steps * bs)
@@ -279,10 +282,19 @@ def train_patchy_models(
             nll = float(F.nll_loss(p_val.clamp(min=1e-12).log(), y_val))
             p_test = prob[m, len(val) : len(val) + len(test)]
             curves[m].append(p_test)
+            val_curves[m].append((acc, nll))
             if (acc, -nll) > best_key[m]:
                 best_key[m] = (acc, -nll)
                 best[m] = {"epoch": epoch, "prob": p_test}
-    return [{**b, "curve": torch.stack(c)} for b, c in zip(best, curves, strict=True)]
+    return [
+        {
+            **b,
+            "curve": torch.stack(c),
+            "val_acc": [a for a, _ in v],
+            "val_loss": [loss for _, loss in v],
+        }
+        for b, c, v in zip(best, curves, val_curves, strict=True)
+    ]
 
 
 def train_patchy_folds(
@@ -294,8 +306,9 @@ def train_patchy_folds(
     seed: int,
 ) -> list[dict]:
     """PATCHY-SAN on every fold of one cross-validation: ``args.members`` models per fold
-    (see ``member_splits``), their test softmax averaged. -> per fold {"acc", "epochs", "curve":
-    the test accuracy of the average at every epoch}."""
+    (see ``member_splits``), their test softmax averaged. -> per fold {"acc", "epochs", and per
+    epoch: "curve", the test accuracy of the average (%); "val_curve" and "val_loss_curve", the
+    members' mean validation accuracy (%) and loss}."""
     y_np = y.numpy()
     splits, seeds, owner = [], [], []
     for i, (train, test) in enumerate(folds):
@@ -316,6 +329,8 @@ def train_patchy_folds(
                 "acc": acc,
                 "epochs": [r["epoch"] for r in mine],
                 "curve": [100.0 * int(c) / len(test) for c in right],
+                "val_curve": (100.0 * np.mean([r["val_acc"] for r in mine], axis=0)).tolist(),
+                "val_loss_curve": np.mean([r["val_loss"] for r in mine], axis=0).tolist(),
             }
         )
     return out
@@ -437,7 +452,7 @@ def summarise(per_fold: list[dict], folds: int) -> dict:
         "per_repeat": [statistics.mean(run) for run in runs],
         "repeat_std": statistics.pstdev(statistics.mean(run) for run in runs),
         "per_fold": accs,
-        "details": [{k: v for k, v in r.items() if k != "curve"} for r in per_fold],
+        "details": [{k: v for k, v in r.items() if not k.endswith("curve")} for r in per_fold],
     }
     if per_fold and all("curve" in r for r in per_fold):
         best, epochs = [], []
