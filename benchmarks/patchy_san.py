@@ -62,6 +62,7 @@ from torch_geometric.nn import GIN, WLConv, global_add_pool
 from torch_geometric.utils import scatter
 
 from stgcn.graphs import PatchySAN, ReceptiveFields, receptive_fields
+from stgcn.io import atomic_path
 from stgcn.models import PatchySANNet
 
 REPO = Path(__file__).resolve().parents[1]
@@ -600,12 +601,8 @@ def _run(args: argparse.Namespace, root: Path) -> dict:
         )
     if args.json:
         path = Path(args.json)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w") as fh:
-            fh.write(json.dumps(report, indent=2) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(report, indent=2) + "\n")
         print(f"wrote {path}")
     return report
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -39,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import patchy_san as bench  # noqa: E402
 
 from stgcn.graphs import PatchySAN  # noqa: E402
+from stgcn.io import atomic_path  # noqa: E402
 
 
 def nested(settings: Sequence[list[dict]]) -> list[dict]:
@@ -164,9 +164,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="patchy_search_") as tmp:
         report = run(args, args.root or Path(tmp))
     if args.json:
-        tmp_path = args.json.with_name(args.json.name + ".tmp")
-        tmp_path.write_text(json.dumps(report, indent=2) + "\n")
-        os.replace(tmp_path, args.json)
+        with atomic_path(args.json) as tmp_path:
+            tmp_path.write_text(json.dumps(report, indent=2) + "\n")
         print(f"wrote {args.json}")
     return report
 
